@@ -1,0 +1,162 @@
+"""Read one file into an :class:`Article`: decoded text, title, date, language and content hash.
+
+Plain text and Markdown keep their text exactly, so passage offsets point into the file as the user has it.
+HTML goes through trafilatura, which is built to find the main text, title and date of news pages.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import py3langid
+
+from qa.errors import FileRejected, InputError
+from qa.types import Article
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+_DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
+_HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
+_HTML_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
+    """Expand files and folders (recursively) into the files we can read, reporting the rest.
+
+    A missing path stops everything (nothing is ingested): it is almost always a typo.
+    Symbolic links to folders are not followed, so a link loop cannot hang the walk.
+    """
+    files: list[Path] = []
+    rejected: list[FileRejected] = []
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+        if p.is_dir():
+            for root, dirs, names in os.walk(p, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if name.startswith("."):
+                        continue
+                    f = Path(root) / name
+                    if f.suffix.lower() in SUFFIXES:
+                        files.append(f)
+                    else:
+                        rejected.append(FileRejected(str(f), f"unsupported file type {f.suffix or '(none)'}; "
+                                                     f"use one of {', '.join(sorted(SUFFIXES))}"))
+        elif p.suffix.lower() in SUFFIXES:
+            files.append(p)
+        else:
+            rejected.append(FileRejected(str(p), f"unsupported file type {p.suffix or '(none)'}; "
+                                         f"use one of {', '.join(sorted(SUFFIXES))}"))
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        r = f.resolve()
+        if r not in seen:
+            seen.add(r)
+            unique.append(f)
+    return unique, rejected
+
+
+def load(path: Path, max_bytes: int) -> Article:
+    """Read and check one file; raise :class:`FileRejected` with the reason when it cannot be used."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise FileRejected(str(path), f"cannot read it ({e.strerror})") from None
+    if size == 0:
+        raise FileRejected(str(path), "the file is empty")
+    if size > max_bytes:
+        raise FileRejected(str(path), f"the file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit "
+                                      "(raise QA_MAX_FILE_MB to allow it)")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise FileRejected(str(path), f"cannot read it ({e.strerror})") from None
+    is_html = path.suffix.lower() in HTML_SUFFIXES
+    text = decode(data, str(path), html=is_html)
+    title = date = None
+    if is_html:
+        text, title, date = _from_html(text, str(path))
+    else:
+        title, date = _headline(text), _leading_date(text)
+        if path.suffix.lower() in {".md", ".markdown"} and title is None:
+            title = _markdown_title(text)
+    if not text.strip():
+        raise FileRejected(str(path), "the file has no text (only white space)")
+    if len(re.findall(r"\w", text)) < 20:
+        raise FileRejected(str(path), "the file has too little text to be an article (fewer than 20 letters)")
+    return Article(source=path.name, path=str(path.resolve()), text=text,
+                   sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                   title=title, date=date, lang=detect_language(text))
+
+
+def decode(data: bytes, where: str, html: bool = False) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, or the charset an HTML page declares; else refuse.
+
+    Guessing an encoding silently would store mojibake that nobody can search or quote.
+    """
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRejected(where, "this looks like a binary file (it contains NUL bytes), not text")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise FileRejected(where, "the file starts with a UTF-16 mark but is not valid UTF-16") from None
+    encoding = "utf-8-sig"
+    if html and (m := _HTML_CHARSET.search(data[:4096])):
+        encoding = m.group(1).decode("ascii").lower()
+    try:
+        text = data.decode(encoding)
+    except LookupError:
+        raise FileRejected(where, f"the page declares an unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as e:
+        raise FileRejected(where, f"the bytes are not valid {encoding.replace('-sig', '').upper()} "
+                                  f"(byte 0x{data[e.start]:02x} at offset {e.start}); save the file as UTF-8") from None
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise FileRejected(where, "the text contains unpaired surrogate characters; save the file as UTF-8")
+    return text
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's main language (py3langid, offline), None when there are no letters."""
+    sample = text[:4000]
+    if not re.search(r"[^\W\d_]", sample):
+        return None
+    return py3langid.classify(sample)[0]
+
+
+def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
+                                      favor_precision=True)
+    text = getattr(doc, "text", None) or ""
+    if not text.strip():
+        raise FileRejected(where, "no article text found in this HTML page (only scripts, menus or markup)")
+    return text, getattr(doc, "title", None) or None, getattr(doc, "date", None) or None
+
+
+def _headline(text: str) -> str | None:
+    """The first line, when it reads as a headline: short, followed by a blank line, no closing punctuation."""
+    lines = text.lstrip("\ufeff").split("\n")
+    first = lines[0].strip()
+    if not first or _DATE_LINE.match(first) or len(first) > 200 or _HEADLINE_END.search(first):
+        return None
+    if len(lines) > 1 and lines[1].strip():
+        return None
+    return first.lstrip("# ").strip() or None
+
+
+def _markdown_title(text: str) -> str | None:
+    m = re.search(r"^#\s+(.+)$", text, re.M)
+    return m.group(1).strip() if m else None
+
+
+def _leading_date(text: str) -> str | None:
+    m = _DATE_LINE.match(text.lstrip("\ufeff")[:200])
+    return m.group(1) if m else None

@@ -1,0 +1,152 @@
+"""Bring the store in line with a set of files: add new articles, replace changed ones, skip the rest.
+
+Crash safety comes from the ids: a passage id names the article (by path) and its content hash, so an
+article is complete exactly when the store holds the id set its current text produces. New passages are
+written before stale ones are deleted; a run killed anywhere leaves either the old or a partial new set,
+and the next run finishes the job. Nothing is ever half-written inside a passage (Chroma upserts are atomic
+per batch), and an article is never deleted before its replacement is stored.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+
+from ingest.chunk import chunk
+from ingest.load import discover, load
+from qa.config import Config
+from qa.embed import Embedder
+from qa.errors import FileRejected, StoreBusy
+from qa.store import Store
+from qa.types import Article, Passage
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 64
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    passages: int = 0  # passages written
+    embedded: int = 0  # passages that reached the embedding engine (cache misses)
+    seconds: float = 0.0
+    failed: list[FileRejected] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.passages / self.seconds if self.seconds else 0.0
+        return (f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.skipped} skipped, "
+                f"{len(self.failed)} failed; {self.passages} passages written ({self.embedded} embedded) "
+                f"in {self.seconds:.1f} s, {rate:.1f} passages/s")
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "deleted": self.deleted, "skipped": self.skipped,
+                "passages": self.passages, "embedded": self.embedded, "seconds": round(self.seconds, 3),
+                "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]}
+
+
+def write_lock(config: Config) -> FileLock:
+    """One writer per store; the lock file sits in the store folder (or the cache, for a Chroma server)."""
+    if config.chroma_url:
+        name = hashlib.sha256(f"{config.chroma_url}/{config.collection}".encode()).hexdigest()[:16]
+        config.cache_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(config.cache_dir / f"ingest-{name}.lock"))
+    return FileLock(str(Path(config.store) / f".ingest-{config.collection}.lock"))
+
+
+def metadata(p: Passage, article: Article, i: int, n: int) -> dict:
+    meta = {"source": p.source, "path": p.path, "title": p.title, "date": p.date, "lang": p.lang,
+            "start": p.start, "end": p.end, "article_sha": article.sha256, "chunk": i, "chunks": n}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def sync(paths: list[Path], store: Store, embedder: Embedder, config: Config, prune: bool = False,
+         progress: bool = True) -> SyncReport:
+    lock = write_lock(config)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise StoreBusy(f"another ingest is writing to {config.store_location}; wait for it to finish and run "
+                        "this again") from None
+    try:
+        return _sync(paths, store, embedder, config, prune, progress)
+    finally:
+        lock.release()
+
+
+def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
+    t0 = time.perf_counter()
+    report = SyncReport()
+    files, report.failed = discover(paths)
+    stored: dict[str, set[str]] = defaultdict(set)
+    stored_sha: dict[str, str] = {}
+    for pid, meta in store.all_metadata().items():
+        stored[meta["path"]].add(pid)
+        stored_sha[meta["path"]] = meta.get("article_sha", "")
+    engine_before = embedder.engine_calls
+    todo: list[tuple[Article, list[Passage]]] = []
+    owner_of_text: dict[str, str] = {sha: path for path, sha in stored_sha.items() if Path(path).exists()}
+    for f in files:
+        try:
+            article = load(f, int(config.max_file_mb * 1_000_000))
+        except FileRejected as e:
+            report.failed.append(e)
+            continue
+        other = owner_of_text.get(article.sha256)
+        if other and other != article.path:
+            report.failed.append(FileRejected(str(f), f"same text as {other}, which is already ingested; skipped"))
+            continue
+        owner_of_text[article.sha256] = article.path
+        passages = chunk(article, embedder.token_count)
+        if stored.get(article.path) == {p.id for p in passages}:
+            report.skipped += 1
+            continue
+        todo.append((article, passages))
+    bar = tqdm(total=sum(len(ps) for _, ps in todo), unit="passage", desc="ingest",
+               disable=not progress or None)
+    batch: list[tuple[Article, list[Passage]]] = []
+    for item in todo:
+        batch.append(item)
+        if sum(len(ps) for _, ps in batch) >= WRITE_BATCH:
+            _write(batch, store, embedder, stored, report, bar)
+            batch = []
+    if batch:
+        _write(batch, store, embedder, stored, report, bar)
+    bar.close()
+    if prune:
+        gone = [path for path in stored if not Path(path).exists()]
+        for path in gone:
+            store.collection.delete(ids=sorted(stored[path]))
+            report.deleted += 1
+    report.embedded = embedder.engine_calls - engine_before
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, bar) -> None:
+    """Embed and upsert every passage of these articles, then delete what their old versions left."""
+    rows = [(a, i, len(ps), p) for a, ps in batch for i, p in enumerate(ps)]
+    vectors = embedder.passages([p.text for *_, p in rows])
+    for i in range(0, len(rows), WRITE_BATCH * 4):
+        part = rows[i:i + WRITE_BATCH * 4]
+        store.collection.upsert(ids=[p.id for *_, p in part], documents=[p.text for *_, p in part],
+                                embeddings=vectors[i:i + len(part)], metadatas=[metadata(p, a, j, n) for a, j, n, p in part])
+        bar.update(len(part))
+    report.passages += len(rows)
+    for article, passages in batch:
+        stale = stored.get(article.path, set()) - {p.id for p in passages}
+        if stale:
+            store.collection.delete(ids=sorted(stale))
+        if article.path in stored:
+            report.updated += 1
+        else:
+            report.added += 1

@@ -1,0 +1,100 @@
+"""The Chroma collection that holds passages: opened locally (PersistentClient) or on a server (HttpClient).
+
+The collection records the embedder that filled it; opening it with another embedder is refused, because
+its vectors would silently rank garbage. Chroma never embeds anything itself: we always pass vectors.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from qa.config import Config
+from qa.errors import EmbedderMismatch, StoreError
+
+log = logging.getLogger(__name__)
+
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400, "max_neighbors": 32}
+META_KEYS = ("source", "path", "title", "date", "lang", "start", "end", "article_sha", "chunk", "chunks")
+
+
+@dataclass
+class Store:
+    """An open collection plus where it lives (for messages and stats)."""
+
+    collection: object  # chromadb Collection
+    location: str
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def all_metadata(self) -> dict[str, dict]:
+        """id -> metadata of every passage (paged, so large stores do not hit request limits)."""
+        out: dict[str, dict] = {}
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
+            out.update(zip(got["ids"], got["metadatas"]))
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+
+def _client(config: Config, create: bool):
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if config.chroma_url:
+        url = urlparse(config.chroma_url)
+        try:
+            client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                         ssl=url.scheme == "https", settings=settings)
+            client.heartbeat()
+        except Exception as e:
+            raise StoreError(f"cannot reach the Chroma server at {config.chroma_url} ({e.__class__.__name__}). "
+                             "Start it with `chroma run --path DIR --port N` or unset QA_CHROMA_URL.") from None
+        return client
+    path = Path(config.store)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"the store path {path} is a file, not a folder; pass --store with a folder")
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}: run `python -m ingest` first (or pass --store)")
+        try:
+            path.mkdir(parents=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the store folder {path}: {e.strerror}") from None
+    if create and not os.access(path, os.W_OK):
+        raise StoreError(f"the store folder {path} is not writable; fix its permissions or pass another --store")
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as e:
+        raise StoreError(f"cannot open the store at {path}: {e}. If it is damaged, move it aside and ingest again.") from None
+
+
+def open_store(config: Config, embedder_name: str, dim: int, create: bool = False) -> Store:
+    """Open (or with ``create``, make) the passage collection, refusing one built by another embedder."""
+    client = _client(config, create)
+    try:
+        if create:
+            col = client.get_or_create_collection(
+                config.collection, configuration={"hnsw": HNSW}, embedding_function=None,
+                metadata={"embedder": embedder_name, "dim": dim})
+        else:
+            col = client.get_collection(config.collection, embedding_function=None)
+    except StoreError:
+        raise
+    except Exception as e:
+        if not create and "does not exist" in str(e).lower():
+            raise StoreError(f"the store at {config.store_location} has no articles yet: run `python -m ingest` first") from None
+        raise StoreError(f"cannot open collection {config.collection!r} at {config.store_location}: {e}") from None
+    meta = col.metadata or {}
+    if meta.get("embedder") != embedder_name or meta.get("dim") != dim:
+        raise EmbedderMismatch(
+            f"the store at {config.store_location} was built with embedder {meta.get('embedder')!r} "
+            f"(dim {meta.get('dim')}), not {embedder_name!r} (dim {dim}). Ingest into a new --store, "
+            "or delete this one and ingest again.")
+    return Store(collection=col, location=config.store_location)
