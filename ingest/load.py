@@ -10,7 +10,9 @@ import os
 import re
 from pathlib import Path
 
-import py3langid
+from functools import lru_cache
+
+from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
 from qa.errors import FileRejected, InputError
 from qa.types import Article
@@ -122,12 +124,28 @@ def decode(data: bytes, where: str, html: bool = False) -> str:
     return text
 
 
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's main language (py3langid, offline), None when there are no letters."""
+# Short questions are easily mistaken for rare languages; these cover the users we expect.
+QUESTION_LANGUAGES = ("en", "fr", "de", "it", "es", "pt", "nl", "sq", "ar", "ru", "uk", "pl", "tr", "el", "zh",
+                      "ja", "ko", "hi", "fa", "he", "sv", "da", "no", "fi", "ro", "hu", "cs", "sr", "hr", "bg")
+
+
+@lru_cache(maxsize=2)
+def _identifier(restricted: bool) -> LanguageIdentifier:
+    ident = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    if restricted:
+        ident.set_languages(list(QUESTION_LANGUAGES))
+    return ident
+
+
+def detect_language(text: str, short: bool = False) -> str | None:
+    """ISO 639-1 code of the text's main language (py3langid, offline), None when there are no letters.
+
+    ``short`` (a question) limits the choice to common languages, where a few words are enough.
+    """
     sample = text[:4000]
     if not re.search(r"[^\W\d_]", sample):
         return None
-    return py3langid.classify(sample)[0]
+    return _identifier(short).classify(sample)[0]
 
 
 def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:

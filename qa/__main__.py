@@ -1,4 +1,8 @@
-"""``python -m qa search|stats ...``: the library's command line (``--json`` output is a stable contract)."""
+"""``python -m qa ask|search|stats|model ...``: the library's command line.
+
+The ``--json`` output of ``ask`` and ``search`` is a contract that scripts rely on: one JSON object on
+stdout; errors go to stderr with exit status 1.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +13,9 @@ import textwrap
 from pathlib import Path
 
 from qa.answer import Assistant
+from qa.config import LLM_MODES, Config
 from qa.errors import QAError
+from qa.llm import ensure_model
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -24,8 +30,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("question")
     s.add_argument("--k", type=int, default=5, help="how many passages (1-50, default 5)")
     _common(s)
+    q = sub.add_parser("ask", help="answer a question with verified citations")
+    q.add_argument("question")
+    q.add_argument("--k", type=int, default=5, help="passages to read and show (1-50, default 5)")
+    q.add_argument("--llm", choices=LLM_MODES, help="local (default), openai, or none for extractive answers")
+    _common(q)
     st = sub.add_parser("stats", help="what the store holds")
     _common(st)
+    sub.add_parser("model", help="assemble and verify the local model file now (done once, then cached)")
     return ap
 
 
@@ -33,8 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        assistant = Assistant.from_env(store=a.store)
-        if a.command == "search":
+        if a.command == "model":
+            print(ensure_model(Config.from_env().cache_dir))
+            return 0
+        assistant = Assistant.from_env(store=a.store, llm=getattr(a, "llm", None))
+        if a.command == "ask":
+            try:
+                answer = assistant.ask(a.question, k=a.k)
+            finally:
+                assistant.close()
+            if a.json:
+                _print_json(answer.to_dict())
+            else:
+                _print_answer(answer)
+        elif a.command == "search":
             passages = assistant.search(a.question, k=a.k)
             if a.json:
                 _print_json({"question": a.question, "passages": [p.to_dict(i) for i, p in enumerate(passages, 1)]})
@@ -55,6 +79,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qa: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_answer(answer) -> None:
+    label = "refused" if answer.refused else answer.mode
+    print(textwrap.fill(answer.text, 100))
+    print(f"\n({label}; {answer.verified}/{answer.claims} claims verified, {answer.dropped} dropped; "
+          f"{answer.timings.get('total_s', 0):.1f} s)")
+    if answer.rewritten:
+        print(f"searched for: {answer.rewritten}")
+    if answer.note:
+        print(f"note: {answer.note}")
+    shown = answer.citations or []
+    if shown:
+        print("\nsources:")
+    for c in shown:
+        print(f"  [{c.n}] {c.source} ({', '.join(x for x in (c.title, c.date, c.lang) if x)}) chars {c.start}-{c.end}")
+        print(textwrap.indent(textwrap.fill(f"«{c.quote}»", 96), "      "))
+    if answer.refused and answer.passages:
+        print("\nrelated passages:")
+        for i, p in enumerate(answer.passages, 1):
+            print(f"  [{i}] {p.source} score {p.score:.3f}: {p.text[:120]}…")
 
 
 def _print_json(obj: dict) -> None:

@@ -1,23 +1,66 @@
-"""The :class:`Assistant`: the one object the CLI, the page and the evals talk to."""
+"""The :class:`Assistant`: the one object the CLI, the page and the evals talk to.
+
+The chain is retrieve -> decide -> compress -> generate -> verify. Correctness comes from the parts we
+control: retrieval finds the passages, evidence sentences are chosen by similarity, the LLM only phrases,
+and every claim it makes is checked against the passages (``qa.cite``). When the evidence is too weak or
+nothing the LLM says can be verified, the answer is a refusal that still lists the related passages; when
+there is no LLM or it fails, the best evidence sentences are quoted (extractive mode).
+"""
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
+import numpy as np
+
+from ingest.chunk import split_sentences
+from ingest.load import detect_language
+from qa.cite import Verifier, normalize_numbers
 from qa.config import Config
 from qa.embed import Embedder
-from qa.errors import InputError
+from qa.errors import InputError, LLMError
+from qa.llm import LLM, make_llm
+from qa.prompt import NO_ANSWER, Evidence, messages
 from qa.retrieve import Retriever, check_k, check_question
 from qa.store import Store, open_store
-from qa.types import Passage
+from qa.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from ingest.sync import SyncReport
 
 log = logging.getLogger(__name__)
+
+# Cosine (e5 query vs sentence) below which no sentence of the store is about the question at all.
+OFF_TOPIC = 0.80
+# Extractive answers have no LLM to say "not found": they need a closer match to quote anything.
+EXTRACTIVE_MIN = 0.83
+PROMPT_SENTENCES = 6
+ANSWER_TOKENS = 160
+QUANTITY = re.compile(r"\b(how many|how much|number of|combien|wie viele|wie viel|quanti|quante|quanto|cu[aá]nt[oa]s?|"
+                      r"sa |sa\?|قدر|كم)\b|^كم", re.I)
+EXTRACTION = re.compile(r"(system prompt|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
+                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|instructions précédentes|"
+                        r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)
+REFUSAL_TEXT = {
+    "en": "The articles do not say.", "fr": "Les articles ne le disent pas.", "de": "Die Artikel sagen das nicht.",
+    "it": "Gli articoli non lo dicono.", "es": "Los artículos no lo dicen.", "sq": "Artikujt nuk e thonë këtë.",
+    "ar": "لا تذكر المقالات ذلك.", "pt": "Os artigos não dizem isso.", "ru": "В статьях об этом не сказано.",
+}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An evidence sentence: passage number, span inside the passage, similarity to the question."""
+
+    n: int
+    start: int
+    end: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -50,22 +93,163 @@ class Stats:
 
 
 class Assistant:
-    def __init__(self, config: Config, embedder: Embedder, store: Store) -> None:
+    def __init__(self, config: Config, embedder: Embedder, store: Store, llm: LLM | None = None) -> None:
         self.config = config
         self.embedder = embedder
         self.store = store
+        self.llm = llm
         self.retriever = Retriever(store, embedder)
+        self.verifier = Verifier(embedder)
 
     @classmethod
     def from_env(cls, create: bool = False, **overrides) -> "Assistant":
         """Build from ``QA_*`` variables; keyword arguments (``store=``, ``llm=``, ...) override them."""
         config = Config.from_env(**overrides)
         embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
-        return cls(config, embedder, open_store(config, embedder.name, embedder.dim, create=create))
+        store = open_store(config, embedder.name, embedder.dim, create=create)
+        return cls(config, embedder, store, make_llm(config))
+
+    def llm_status(self) -> str:
+        return "extractive (no LLM)" if self.llm is None else f"{self.llm.name}: {self.llm.status}"
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+
+    def ask(self, question: str, k: int = 5, history: list[dict] | None = None) -> Answer:
+        """Answer with verified citations (or refuse); see :meth:`stream` for the same, incrementally."""
+        answer = None
+        for item in self.stream(question, k=k, history=history):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, k: int = 5, history: list[dict] | None = None) -> Iterator[str | Answer]:
+        """Yield the LLM's text as it arrives, then exactly one final, verified :class:`Answer`.
+
+        The final text can differ from what was streamed: unsupported sentences are removed.
+        """
+        t0 = time.perf_counter()
+        q, k = check_question(question), check_k(k)
+        searched, context = _with_context(q, history)
+        lang = detect_language(q, short=True)
+        passages = self.retriever.search(searched, k)
+        timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
+        base = dict(question=q, passages=passages, rewritten=searched if searched != q else None)
+        ranked = self._evidence(searched, passages)
+
+        def done(answer: Answer) -> Answer:
+            answer.timings.update(timings, total_s=round(time.perf_counter() - t0, 3))
+            if answer.timings["first_token_s"] is None:
+                answer.timings["first_token_s"] = answer.timings["total_s"]
+            return answer
+
+        if EXTRACTION.search(q):
+            yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
+            return
+        if not ranked or ranked[0].score < OFF_TOPIC:
+            yield done(self._refusal(lang, "no passage is close enough to the question", base))
+            return
+        if self.llm is None:
+            yield done(self._extractive(lang, ranked, passages, base, None))
+            return
+        draft = ""
+        try:
+            prompt = messages(q, lang, _group(ranked[:PROMPT_SENTENCES], passages), context)
+            held = ""
+            for delta in self.llm.stream(prompt, max_tokens=ANSWER_TOKENS):
+                if timings["first_token_s"] is None:
+                    timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+                draft += delta
+                held += delta
+                if len(held) > len(NO_ANSWER) or not NO_ANSWER.startswith(held.strip()[:len(NO_ANSWER)]):
+                    if NO_ANSWER not in draft:
+                        yield held
+                    held = ""
+        except LLMError as e:
+            log.warning("LLM failed, answering extractively: %s", e)
+            yield done(self._extractive(lang, ranked, passages, base, f"The language model failed ({e}); "
+                                        "this answer quotes the articles directly."))
+            return
+        if NO_ANSWER in draft or not draft.strip():
+            yield done(self._refusal(lang, "the language model found no answer in the passages", base))
+            return
+        checked = self.verifier.verify(draft, passages, lang)
+        if not checked.verified:
+            yield done(self._refusal(lang, "no sentence of the draft answer could be verified against the passages",
+                                     base, claims=checked.claims, dropped=checked.dropped))
+            return
+        text, citations = self._disagreement(q, checked.text, checked.citations, ranked, passages)
+        yield done(Answer(text=text, refused=False, mode="llm", citations=citations, claims=checked.claims,
+                          verified=checked.verified, dropped=checked.dropped, timings={}, **base))
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
         """The ``k`` passages closest in meaning to the question, best first, in any language."""
         return self.retriever.search(check_question(question), check_k(k))
+
+    def _evidence(self, question: str, passages: list[Passage]) -> list[Scored]:
+        """Every sentence of the passages, scored by similarity to the question, best first.
+
+        The passage's own score is blended in: a sentence is clearer evidence inside a passage that is
+        about the question as a whole (a lone sentence often lacks the subject it talks about).
+        """
+        if not passages:
+            return []
+        spans = [(n, sp) for n, p in enumerate(passages, 1) for sp in split_sentences(p.text, p.lang)]
+        if not spans:
+            return []
+        qv = self.embedder.queries([question])[0]
+        vecs = self.embedder.passages([passages[n - 1].text[sp.start:sp.end] for n, sp in spans])
+        sims = vecs @ qv
+        top = max(p.score for p in passages)
+        wanted = normalize_numbers(question) | _names(question)
+        out = []
+        for (n, sp), sim in zip(spans, sims):
+            text = passages[n - 1].text[sp.start:sp.end]
+            overlap = len(wanted & (normalize_numbers(text) | _names(text)))
+            score = float(sim) + 0.3 * (passages[n - 1].score - top) + 0.02 * min(overlap, 3)
+            out.append(Scored(n, sp.start, sp.end, score))
+        return sorted(out, key=lambda s: -s.score)
+
+    def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
+        return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="llm" if self.llm else "extractive",
+                      citations=[], claims=claims, verified=0, dropped=dropped, note=why, timings={}, **base)
+
+    def _extractive(self, lang: str | None, ranked: list[Scored], passages: list[Passage], base: dict,
+                    note: str | None) -> Answer:
+        """Quote the best evidence sentence (plus other articles' figures), verified by construction."""
+        if ranked[0].score < EXTRACTIVE_MIN:
+            return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
+                          note=note or "no sentence matches the question closely enough to quote", timings={}, **base)
+        best = _citation(ranked[0], passages)
+        text, citations = self._disagreement(base["question"], f"«{best.quote}» [{best.n}]", [best], ranked, passages)
+        return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),
+                      verified=len(citations), dropped=0, note=note, timings={}, **base)
+
+    def _disagreement(self, question: str, text: str, citations: list[Citation], ranked: list[Scored],
+                      passages: list[Passage]) -> tuple[str, list[Citation]]:
+        """For "how many" questions, add figures that other articles give for the same thing, with their source.
+
+        The small LLM tends to pick one figure; a reader must see that sources disagree.
+        """
+        if not QUANTITY.search(question) or not normalize_numbers(text):
+            return text, citations
+        cited_sources = {c.source for c in citations}
+        stated = normalize_numbers(text)
+        extra = []
+        for s in ranked[:PROMPT_SENTENCES]:
+            p = passages[s.n - 1]
+            quote = p.text[s.start:s.end]
+            if p.source in cited_sources or s.score < ranked[0].score - 0.05:
+                continue
+            if normalize_numbers(quote) - stated - normalize_numbers(question):
+                extra.append(_citation(s, passages))
+                cited_sources.add(p.source)
+        if not extra:
+            return text, citations
+        more = " ".join(f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{c.quote}» [{c.n}]" for c in extra)
+        return f"{text} ≠ {more}", citations + extra
 
     def articles(self) -> list[ArticleInfo]:
         """Every ingested article, sorted by file name."""
@@ -98,3 +282,32 @@ class Assistant:
         return Stats(articles=len(arts), passages=sum(a.passages for a in arts),
                      languages=dict(Counter(a.lang or "?" for a in arts).most_common()),
                      embedder=self.embedder.name, store=self.store.location)
+
+
+def _citation(s: Scored, passages: list[Passage]) -> Citation:
+    p = passages[s.n - 1]
+    return Citation(n=s.n, source=p.source, quote=p.text[s.start:s.end], start=p.start + s.start,
+                    end=p.start + s.end, verified=True, title=p.title, date=p.date, lang=p.lang)
+
+
+def _group(scored: list[Scored], passages: list[Passage]) -> list[Evidence]:
+    """Chosen sentences per passage, in the article's order, for the prompt."""
+    by_n: dict[int, list[Scored]] = {}
+    for s in scored:
+        by_n.setdefault(s.n, []).append(s)
+    return [Evidence(n, passages[n - 1], tuple(passages[n - 1].text[s.start:s.end] for s in sorted(ss, key=lambda s: s.start)))
+            for n, ss in by_n.items()]
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words and long words, folded to a 5-letter stem: a cheap cross-lingual keyword match."""
+    return {w.casefold()[:5] for w in re.findall(r"[^\W\d_]{4,}", text) if w[0].isupper()}
+
+
+def _with_context(question: str, history: list[dict] | None) -> tuple[str, str | None]:
+    """A short follow-up ("and how many were wounded?") is searched together with the previous question."""
+    previous = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+    previous = [p for p in previous if isinstance(p, str) and p.strip()]
+    if not previous or len(question.split()) > 8:
+        return question, None
+    return f"{previous[-1].strip()} {question}", previous[-1].strip()

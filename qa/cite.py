@@ -1,0 +1,205 @@
+"""Parse the ``[n]`` citations of a draft and keep only those the cited passage really supports.
+
+A citation is verified when the claim's checkable content is in the passage: every number it states
+(3,000 = 3 000 = 3.000 = 3000 = ٣٠٠٠, number words where practical), every quoted span, and a
+multilingual semantic match between the claim and its best sentence in the passage (the claim and the
+article may be in different languages, so names are a bonus, not a requirement). The supporting sentence
+becomes the citation's quote, with offsets in the article, so a UI can highlight it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.chunk import Span, split_sentences
+from qa.embed import Embedder
+from qa.types import Citation, Passage
+
+# Semantic similarity (e5 "passage:" vs "passage:") a claim needs with its supporting sentence; the lower
+# bar applies when the claim's numbers or names are found in that sentence as well.
+SEMANTIC = 0.84
+SEMANTIC_WITH_EVIDENCE = 0.80
+
+_WORDS = r"(?:source|sources|passage|passages|fonte|fonti|quelle|quellen|burimi|burimet|fuente|fuentes|المصدر|المصادر)"
+MARKER = re.compile(rf"[\[【(]\s*(?:{_WORDS}\s*)?(\d{{1,3}}(?:\s*(?:,|;|and|e|و|und|et|y|dhe)\s*(?:{_WORDS}\s*)?\d{{1,3}})*)\s*[\]】)]", re.I)
+_NUM = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
+_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_QUOTED = re.compile(r"[\"“”«»„](.{6,}?)[\"“”«»„]")
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-ÞĆČŠŽ][\w’'\-]{2,}")
+NUMBER_WORDS = {
+    # English, French, German, Italian, Spanish, Albanian: the small numbers a news answer spells out.
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "hundred": 100,
+    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11,
+    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11,
+    "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sette": 7, "otto": 8, "nove": 9, "dieci": 10, "undici": 11,
+    "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
+    "dy": 2, "tri": 3, "katër": 4, "pesë": 5, "gjashtë": 6, "shtatë": 7, "tetë": 8, "nëntë": 9, "dhjetë": 10,
+}
+THOUSANDS = {"thousand", "mille", "mila", "tausend", "mil", "mijë", "ألف", "آلاف"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of a draft, without its markers, and the passage numbers it cites."""
+
+    text: str
+    cites: tuple[int, ...]
+
+
+@dataclass
+class Verified:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    claims: int = 0
+    verified: int = 0
+    dropped: int = 0
+
+
+def normalize_numbers(text: str) -> set[str]:
+    """Every number in the text as a canonical string: group separators removed, decimals with a dot."""
+    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_DIGITS)
+    out: set[str] = set()
+    for m in _NUM.finditer(text):
+        raw = m.group(0)
+        if re.fullmatch(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+", raw):
+            value = re.sub(r"\D", "", raw)
+        else:
+            value = raw.replace(",", ".")
+        value = value.lstrip("0") or "0"
+        following = text[m.end():m.end() + 12].strip().lower()
+        out.add(value)
+        if any(following.startswith(w) for w in THOUSANDS) and "." not in value:
+            out.add(str(int(value) * 1000))
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    for i, w in enumerate(words):
+        if w in NUMBER_WORDS:
+            n = NUMBER_WORDS[w]
+            if i + 1 < len(words) and words[i + 1] in THOUSANDS:
+                n *= 1000
+            out.add(str(n))
+    return out
+
+
+def _numbers_checkable(text: str) -> set[str]:
+    """Numbers a claim asserts (digits only: spelled-out small numbers are too often idiom to require)."""
+    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_DIGITS)
+    return {n for n in normalize_numbers(re.sub(r"[^\d\s.,\u00a0\u202f]+", " ", text)) if n}
+
+
+def split_claims(draft: str, lang: str | None) -> list[Claim]:
+    """Sentences of the draft with the passage numbers cited in (or right after) each one."""
+    spans = split_sentences(draft, lang)
+    claims: list[Claim] = []
+    for sp in spans:
+        piece = draft[sp.start:sp.end]
+        lead = re.match(rf"^(?:\s*{MARKER.pattern})+", piece, re.I)
+        if lead and claims:  # markers that the splitter pushed to the next sentence belong to the previous one
+            prev = claims[-1]
+            claims[-1] = Claim(prev.text, prev.cites + _cited(lead.group(0)))
+            piece = piece[lead.end():]
+        text = " ".join(MARKER.sub(" ", piece).split())
+        text = re.sub(r"\s+([.,;:!?؟])", r"\1", text)
+        if re.search(r"\w", text):
+            claims.append(Claim(text, _cited(piece)))
+    return claims
+
+
+def _cited(text: str) -> tuple[int, ...]:
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        for n in re.findall(r"\d+", m.group(1)):
+            if int(n) not in out:
+                out.append(int(n))
+    return tuple(out)
+
+
+def _fold(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+class Verifier:
+    """Checks claims against passages; the embedder gives the multilingual semantic match."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def sentences(self, passage: Passage) -> list[Span]:
+        return split_sentences(passage.text, passage.lang) or [Span(0, len(passage.text))]
+
+    def support(self, claim: str, passage: Passage, claim_vec: np.ndarray | None = None,
+                claim_lang: str | None = None) -> tuple[float, Span] | None:
+        """The supporting sentence of ``passage`` and its similarity, or None when the claim is not supported."""
+        spans = self.sentences(passage)
+        texts = [passage.text[s.start:s.end] for s in spans]
+        if claim_vec is None:
+            claim_vec = self.embedder.passages([claim])[0]
+        sims = self.embedder.passages(texts) @ claim_vec
+        wanted = _numbers_checkable(claim)
+        folded = _fold(passage.text)
+        same_lang = claim_lang is not None and claim_lang == passage.lang
+        if same_lang and any(_fold(q) not in folded for q in _QUOTED.findall(claim) if len(q.split()) >= 2):
+            return None
+        names = {n.casefold()[:5] for n in _NAME.findall(claim)}
+        if same_lang and names and 2 * sum(1 for n in names if n in folded) < len(names):
+            return None  # in the article's own language, a claim's names must mostly be there
+        best: tuple[float, Span] | None = None
+        for i, (sp, sim) in enumerate(zip(spans, sims)):
+            window = " ".join(texts[max(0, i - 1):i + 2])
+            if wanted and not wanted <= normalize_numbers(window):
+                continue
+            found_names = sum(1 for n in names if n in _fold(window))
+            bar = SEMANTIC_WITH_EVIDENCE if (wanted or found_names) else SEMANTIC
+            if sim >= bar and (best is None or sim > best[0]):
+                best = (float(sim), sp)
+        return best
+
+    def verify(self, draft: str, passages: list[Passage], lang: str | None) -> Verified:
+        """Keep the claims whose citations hold; re-point a claim that cites the wrong passage.
+
+        Out-of-range and unsupported citations are removed; a claim left with no supported citation is
+        looked up in the other passages and, if none supports it, dropped from the answer.
+        """
+        claims = split_claims(draft, lang)
+        out = Verified(text="", claims=len(claims))
+        if not claims:
+            return out
+        vecs = self.embedder.passages([c.text for c in claims])
+        kept: list[str] = []
+        seen: dict[tuple[int, int, int], Citation] = {}
+        for claim, vec in zip(claims, vecs):
+            cited = [n for n in claim.cites if 1 <= n <= len(passages)]
+            good = self._supported(claim.text, vec, lang, passages, cited)
+            if not good:
+                others = [n for n in range(1, len(passages) + 1) if n not in cited]
+                good = self._supported(claim.text, vec, lang, passages, others)[:1]
+            if not good:
+                out.dropped += 1
+                continue
+            out.verified += 1
+            marks = []
+            for n, (_, sp) in good:
+                p = passages[n - 1]
+                key = (n, p.start + sp.start, p.start + sp.end)
+                if key not in seen:
+                    seen[key] = Citation(n=n, source=p.source, quote=p.text[sp.start:sp.end], start=key[1],
+                                         end=key[2], verified=True, title=p.title, date=p.date, lang=p.lang)
+                marks.append(f"[{n}]")
+            body = claim.text
+            end = re.search(r"[.!?؟。]$", body)
+            kept.append(f"{body[:-1]} {''.join(dict.fromkeys(marks))}{body[-1]}" if end else f"{body} {''.join(dict.fromkeys(marks))}")
+        out.text = " ".join(kept)
+        out.citations = sorted(seen.values(), key=lambda c: (c.n, c.start))
+        return out
+
+    def _supported(self, claim: str, vec: np.ndarray, lang: str | None, passages: list[Passage],
+                   numbers: list[int]) -> list[tuple[int, tuple[float, Span]]]:
+        found = []
+        for n in numbers:
+            s = self.support(claim, passages[n - 1], vec, lang)
+            if s is not None:
+                found.append((n, s))
+        return sorted(found, key=lambda x: -x[1][0])
