@@ -1,8 +1,9 @@
 """Split an article into passages of whole sentences, sized in the embedder's own tokens.
 
 Sentence boundaries come from sentencex, which knows the abbreviations and punctuation of ~300 languages
-(Arabic ``؟``, Italian ``sig.``, English ``U.S.``). Every passage is an exact span of the article text, so
-an answer can quote and highlight it by offsets.
+(Arabic ``؟``, Italian ``sig.``, English ``U.S.``); a sentence it ends on an initial or a dotted short form
+it does not know (Arabic ``د.`` and ``ص.ب.``, Albanian ``p.sh.``, Italian ``U.S.A.``) is joined to the next.
+Every passage is an exact span of the article text, so an answer can quote and highlight it by offsets.
 """
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from qa.types import Article, Passage
 TARGET_TOKENS = 200
 MAX_TOKENS = 250
 OVERLAP_SENTENCES = 1
+
+# A sentence never ends on these: one letter ("U.", "د."), dotted short forms ("p.sh.", "ص.ب."), or a
+# few abbreviations sentencex lacks (checked per language, without the final dot, case-folded).
+_INITIALS = re.compile(r"[^\W\d_]\.|(?:[^\W\d_]{1,3}\.){2,}")
+_ABBREVIATIONS = {"ar": {"هـ"}, "it": {"pag", "n"}, "sq": {"znj", "gjen", "kol", "fq", "nr"}, "en": {"ms", "approx"}}
 
 
 @dataclass(frozen=True)
@@ -35,16 +41,29 @@ def split_sentences(text: str, lang: str | None) -> list[Span]:
         bounds = sentencex.get_sentence_boundaries(lang or "en", text)
     except Exception:  # an unknown language code: English rules are the safest fallback
         bounds = sentencex.get_sentence_boundaries("en", text)
+    sentences: list[tuple[int, int, bool]] = []
     for b in bounds:
         s, e = b["start_index"], b["end_index"]
         if b.get("is_paragraph_break") or not text[s:e].strip():
             para = para or "\n" in text[s:e]
             continue
         s, e = _trim(text, s, e)
+        if sentences and not para and "\n" not in text[sentences[-1][1]:s] \
+                and _ends_in_abbreviation(text[sentences[-1][0]:sentences[-1][1]], lang):
+            sentences[-1] = (sentences[-1][0], e, sentences[-1][2])
+            continue
+        sentences.append((s, e, para))
+        para = False
+    for s, e, para in sentences:
         for piece_s, piece_e in _split_lines(text, s, e):
             spans.append(Span(piece_s, piece_e, para or bool(spans and "\n\n" in text[spans[-1].end:piece_s])))
             para = False
     return spans
+
+
+def _ends_in_abbreviation(sentence: str, lang: str | None) -> bool:
+    last = sentence.rsplit(None, 1)[-1].lstrip("([«“\"'")
+    return bool(_INITIALS.fullmatch(last)) or last[:-1].casefold() in _ABBREVIATIONS.get(lang or "en", ())
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
