@@ -18,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from ingest.chunk import chunk
+from ingest.chunk import chunk, split_sentences
 from ingest.load import discover, load
 from qa.config import Config
 from qa.embed import Embedder
@@ -136,6 +136,8 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
     """Embed and upsert every passage of these articles, then delete what their old versions left."""
     rows = [(a, i, len(ps), p) for a, ps in batch for i, p in enumerate(ps)]
     vectors = embedder.passages([p.text for *_, p in rows])
+    # Sentence vectors go to the embedding cache only: retrieval reranks and citations are checked by sentence.
+    embedder.passages([p.text[s.start:s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
     for i in range(0, len(rows), WRITE_BATCH * 4):
         part = rows[i:i + WRITE_BATCH * 4]
         store.collection.upsert(ids=[p.id for *_, p in part], documents=[p.text for *_, p in part],

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-import numpy as np
-
-from ingest.chunk import split_sentences
 from ingest.load import detect_language
 from qa.cite import Verifier, normalize_numbers
 from qa.config import Config
@@ -26,7 +23,7 @@ from qa.embed import Embedder
 from qa.errors import InputError, LLMError
 from qa.llm import LLM, make_llm
 from qa.prompt import NO_ANSWER, Evidence, messages
-from qa.retrieve import Retriever, check_k, check_question
+from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.store import Store, open_store
 from qa.types import Answer, Citation, Passage
 
@@ -39,7 +36,8 @@ log = logging.getLogger(__name__)
 OFF_TOPIC = 0.80
 # Extractive answers have no LLM to say "not found": they need a closer match to quote anything.
 EXTRACTIVE_MIN = 0.83
-PROMPT_SENTENCES = 6
+PROMPT_SENTENCES = 8  # on the eval cases the facts are in the best 8 sentences 53/70 times, the best 6 42/70
+QUOTE_MARGIN = 0.03  # an extractive answer also quotes the next-best sentence when it scores this close
 ANSWER_TOKENS = 160
 QUANTITY = re.compile(r"\b(how many|how much|number of|combien|wie viele|wie viel|quanti|quante|quanto|cu[aá]nt[oa]s?|"
                       r"sa |sa\?|قدر|كم)\b|^كم", re.I)
@@ -51,16 +49,6 @@ REFUSAL_TEXT = {
     "it": "Gli articoli non lo dicono.", "es": "Los artículos no lo dicen.", "sq": "Artikujt nuk e thonë këtë.",
     "ar": "لا تذكر المقالات ذلك.", "pt": "Os artigos não dizem isso.", "ru": "В статьях об этом не сказано.",
 }
-
-
-@dataclass(frozen=True)
-class Scored:
-    """An evidence sentence: passage number, span inside the passage, similarity to the question."""
-
-    n: int
-    start: int
-    end: int
-    score: float
 
 
 @dataclass(frozen=True)
@@ -134,10 +122,9 @@ class Assistant:
         q, k = check_question(question), check_k(k)
         searched, context = _with_context(q, history)
         lang = detect_language(q, short=True)
-        passages = self.retriever.search(searched, k)
+        passages, ranked = self.retriever.evidence(searched, k)
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
         base = dict(question=q, passages=passages, rewritten=searched if searched != q else None)
-        ranked = self._evidence(searched, passages)
 
         def done(answer: Answer) -> Answer:
             answer.timings.update(timings, total_s=round(time.perf_counter() - t0, 3))
@@ -188,30 +175,6 @@ class Assistant:
         """The ``k`` passages closest in meaning to the question, best first, in any language."""
         return self.retriever.search(check_question(question), check_k(k))
 
-    def _evidence(self, question: str, passages: list[Passage]) -> list[Scored]:
-        """Every sentence of the passages, scored by similarity to the question, best first.
-
-        The passage's own score is blended in: a sentence is clearer evidence inside a passage that is
-        about the question as a whole (a lone sentence often lacks the subject it talks about).
-        """
-        if not passages:
-            return []
-        spans = [(n, sp) for n, p in enumerate(passages, 1) for sp in split_sentences(p.text, p.lang)]
-        if not spans:
-            return []
-        qv = self.embedder.queries([question])[0]
-        vecs = self.embedder.passages([passages[n - 1].text[sp.start:sp.end] for n, sp in spans])
-        sims = vecs @ qv
-        top = max(p.score for p in passages)
-        wanted = normalize_numbers(question) | _names(question)
-        out = []
-        for (n, sp), sim in zip(spans, sims):
-            text = passages[n - 1].text[sp.start:sp.end]
-            overlap = len(wanted & (normalize_numbers(text) | _names(text)))
-            score = float(sim) + 0.3 * (passages[n - 1].score - top) + 0.02 * min(overlap, 3)
-            out.append(Scored(n, sp.start, sp.end, score))
-        return sorted(out, key=lambda s: -s.score)
-
     def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
         return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="llm" if self.llm else "extractive",
                       citations=[], claims=claims, verified=0, dropped=dropped, note=why, timings={}, **base)
@@ -222,8 +185,9 @@ class Assistant:
         if ranked[0].score < EXTRACTIVE_MIN:
             return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
                           note=note or "no sentence matches the question closely enough to quote", timings={}, **base)
-        best = _citation(ranked[0], passages)
-        text, citations = self._disagreement(base["question"], f"«{best.quote}» [{best.n}]", [best], ranked, passages)
+        chosen = [_citation(s, passages) for s in ranked[:2] if s.score >= ranked[0].score - QUOTE_MARGIN]
+        quoted = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
+        text, citations = self._disagreement(base["question"], quoted, chosen, ranked, passages)
         return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),
                       verified=len(citations), dropped=0, note=note, timings={}, **base)
 
@@ -297,11 +261,6 @@ def _group(scored: list[Scored], passages: list[Passage]) -> list[Evidence]:
         by_n.setdefault(s.n, []).append(s)
     return [Evidence(n, passages[n - 1], tuple(passages[n - 1].text[s.start:s.end] for s in sorted(ss, key=lambda s: s.start)))
             for n, ss in by_n.items()]
-
-
-def _names(text: str) -> set[str]:
-    """Capitalised words and long words, folded to a 5-letter stem: a cheap cross-lingual keyword match."""
-    return {w.casefold()[:5] for w in re.findall(r"[^\W\d_]{4,}", text) if w[0].isupper()}
 
 
 def _with_context(question: str, history: list[dict] | None) -> tuple[str, str | None]:
