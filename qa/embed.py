@@ -32,13 +32,25 @@ class Embedder:
         self._engine = engine
         self._batch = batch_size
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        if cache_path is not None:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(cache_path), check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
+        self._db = self._open_cache(cache_path) if cache_path is not None else None
         self.engine_calls = 0
+
+    @staticmethod
+    def _open_cache(path: Path) -> sqlite3.Connection | None:
+        """The cache database, or None (with a warning) when it is damaged or cannot be created: only speed is lost."""
+        db = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
+            return db
+        except (OSError, sqlite3.Error) as e:
+            if db is not None:
+                db.close()
+            log.warning("embedding cache %s is unusable (%s); embedding without it. Delete the file to rebuild it.",
+                        path, e)
+            return None
 
     @property
     def engine(self):
