@@ -15,6 +15,7 @@ from qa.config import BUNDLED_ARTICLES, Config
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.store import open_store
+from ingest.load import require_paths
 from ingest.sync import sync
 
 
@@ -27,12 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    paths = a.paths or [BUNDLED_ARTICLES]
     try:
+        require_paths(paths)
         config = Config.from_env(store=a.store)
         embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
         store = open_store(config, embedder.name, embedder.dim, create=True)
-        report = sync(a.paths or [BUNDLED_ARTICLES], store, embedder, config, prune=a.prune,
-                      progress=not (a.quiet or a.json))
+        report = sync(paths, store, embedder, config, prune=a.prune, progress=not (a.quiet or a.json))
     except QAError as e:
         print(f"ingest: error: {e}", file=sys.stderr)
         return 1

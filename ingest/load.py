@@ -26,17 +26,22 @@ _HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 
 
-def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
-    """Expand files and folders (recursively) into the files we can read, reporting the rest.
-
-    A missing path stops everything (nothing is ingested): it is almost always a typo.
-    Symbolic links to folders are not followed, so a link loop cannot hang the walk.
-    """
-    files: list[Path] = []
-    rejected: list[FileRejected] = []
+def require_paths(paths: list[Path]) -> None:
+    """A missing path stops everything (nothing is ingested, no store is created): it is almost always a typo."""
     for p in paths:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
+    """Expand files and folders (recursively) into the files we can read, reporting the rest.
+
+    Symbolic links to folders are not followed, so a link loop cannot hang the walk.
+    """
+    require_paths(paths)
+    files: list[Path] = []
+    rejected: list[FileRejected] = []
+    for p in paths:
         if p.is_dir():
             for root, dirs, names in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
