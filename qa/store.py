@@ -67,7 +67,7 @@ def _client(config: Config, create: bool):
             path.mkdir(parents=True)
         except OSError as e:
             raise StoreError(f"cannot create the store folder {path}: {e.strerror}") from None
-    if create and not os.access(path, os.W_OK):
+    if not os.access(path, os.W_OK):  # Chroma's SQLite writes beside its database even to read it
         raise StoreError(f"the store folder {path} is not writable; fix its permissions or pass another --store")
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
