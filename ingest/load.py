@@ -20,6 +20,7 @@ from qa.types import Article
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+MIN_LETTERS = 20  # fewer letters than this is no article (a menu, a caption, a stray note)
 
 _DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
 _HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
@@ -95,8 +96,9 @@ def load(path: Path, max_bytes: int) -> Article:
             title = _markdown_title(text)
     if not text.strip():
         raise FileRejected(str(path), "the file has no text (only white space)")
-    if len(re.findall(r"\w", text)) < 20:
-        raise FileRejected(str(path), "the file has too little text to be an article (fewer than 20 letters)")
+    if _letters(text) < MIN_LETTERS:
+        raise FileRejected(str(path), f"the file has too little text to be an article "
+                                      f"(fewer than {MIN_LETTERS} letters)")
     return Article(source=path.name, path=str(path.resolve()), text=text,
                    sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                    title=title, date=date, lang=detect_language(text))
@@ -159,9 +161,13 @@ def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
                                       favor_precision=True)
     text = getattr(doc, "text", None) or ""
-    if not text.strip():
+    if _letters(text) < MIN_LETTERS:  # trafilatura may return a menu's "Home" from a page with no article
         raise FileRejected(where, "no article text found in this HTML page (only scripts, menus or markup)")
     return text, getattr(doc, "title", None) or None, getattr(doc, "date", None) or None
+
+
+def _letters(text: str) -> int:
+    return len(re.findall(r"\w", text))
 
 
 def _headline(text: str) -> str | None:
