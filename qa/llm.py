@@ -25,6 +25,7 @@ import urllib.request
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import urlsplit
@@ -256,7 +257,8 @@ class LocalServer:
             return None
 
     def command(self, model: Path, port: int, key: str) -> list[str]:
-        """The server's command line; see the module notes in the report for why each flag is there."""
+        """The server's command line. No ``--chat_format``: the server then formats chats with the GGUF's
+        own template, which is the one the model was trained with."""
         threads = str(self.config.llm_threads)
         return [
             sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
@@ -272,6 +274,9 @@ class LocalServer:
         ]
 
     def _start(self) -> None:
+        if find_spec("llama_cpp") is None:  # say so before downloading a model we could not serve
+            raise LLMError("the local model needs the 'local' extra: pip install -e '.[local]' (builds llama.cpp "
+                           "for this CPU in a few minutes), or set QA_LLM=openai or QA_LLM=none")
         if self.config.model_path is not None:
             model = self.config.model_path
         else:
@@ -283,12 +288,17 @@ class LocalServer:
         self._url = f"http://127.0.0.1:{port}/v1"
         cmd = self.command(model, port, self._key)
         log.info("starting the local model server: %s", " ".join(cmd).replace(self._key, "***"))
-        env = {k: v for k, v in os.environ.items() if k.upper() != "CONFIG_FILE"}  # would override every flag
+        # The server also reads its settings from environment variables of the same names: CONFIG_FILE
+        # would replace every flag, CHAT_FORMAT the GGUF's template.
+        env = {k: v for k, v in os.environ.items() if k.upper() not in ("CONFIG_FILE", "CHAT_FORMAT")}
         started = time.monotonic()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as server_log:
-            self._proc = subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "wb") as server_log:
+                self._proc = subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        except OSError as e:
+            raise LLMError(f"could not start the local model server: {e}") from e
         atexit.unregister(self.close)  # once per server object, however often it restarts
         atexit.register(self.close)
         try:
