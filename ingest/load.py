@@ -79,7 +79,7 @@ def load(path: Path, max_bytes: int) -> Article:
     if size == 0:
         raise FileRejected(str(path), "the file is empty")
     if size > max_bytes:
-        raise FileRejected(str(path), f"the file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit "
+        raise FileRejected(str(path), f"the file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:.3g} MB limit "
                                       "(raise QA_MAX_FILE_MB to allow it)")
     try:
         data = path.read_bytes()
