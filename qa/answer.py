@@ -35,14 +35,25 @@ log = logging.getLogger(__name__)
 # Cosine (e5 query vs sentence) below which no sentence of the store is about the question at all.
 OFF_TOPIC = 0.80
 # Extractive answers have no LLM to say "not found": they need a closer match to quote anything.
-EXTRACTIVE_MIN = 0.83
+EXTRACTIVE_MIN = 0.81
 PROMPT_SENTENCES = 8  # on the eval cases the facts are in the best 8 sentences 53/70 times, the best 6 42/70
 QUOTE_MARGIN = 0.03  # an extractive answer also quotes the next-best sentence when it scores this close
 ANSWER_TOKENS = 160
 QUANTITY = re.compile(r"\b(how many|how much|number of|combien|wie viele|wie viel|quanti|quante|quanto|cu[aá]nt[oa]s?|"
                       r"sa |sa\?|قدر|كم)\b|^كم", re.I)
+WHEN = re.compile(r"\b(when|what date|which day|quando|quand|wann|an welchem tag|cu[aá]ndo|kur)\b|متى", re.I)
+TIME_WORDS = re.compile(r"\d|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|"
+                        r"june|july|august|september|october|november|december|week|month|year|luned|marted|mercoled|"
+                        r"gioved|venerd|sabato|domenica|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|"
+                        r"settembre|ottobre|dicembre|settimana|mese|anno|lundi|mardi|mercredi|jeudi|vendredi|samedi|"
+                        r"dimanche|janvier|février|mars|avril|mai|juin|juillet|août|semaine|mois|année|montag|dienstag|"
+                        r"mittwoch|donnerstag|freitag|samstag|sonntag|woche|monat|jahr|lunes|martes|miércoles|jueves|"
+                        r"viernes|sábado|domingo|semana|mes|año|e hënë|e martë|e mërkurë|e enjte|enjten|e premte|"
+                        r"e shtunë|e diel|janar|shkurt|mars|prill|qershor|korrik|gusht|shtator|tetor|nëntor|dhjetor|"
+                        r"javë|muaj|vit)|الأسبوع|الشهر|يوم|الاثنين|الخميس|الجمعة|السبت|الأحد|عام", re.I)
 EXTRACTION = re.compile(r"(system prompt|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
-                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|instructions précédentes|"
+                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|message système|tes consignes|vos consignes|"
+                        r"instructions précédentes|"
                         r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)
 REFUSAL_TEXT = {
     "en": "The articles do not say.", "fr": "Les articles ne le disent pas.", "de": "Die Artikel sagen das nicht.",
@@ -182,10 +193,18 @@ class Assistant:
     def _extractive(self, lang: str | None, ranked: list[Scored], passages: list[Passage], base: dict,
                     note: str | None) -> Answer:
         """Quote the best evidence sentence (plus other articles' figures), verified by construction."""
-        if ranked[0].score < EXTRACTIVE_MIN:
+        fitting = [s for s in ranked[:4] if _fits(base["question"], passages[s.n - 1].text[s.start:s.end])]
+        if ranked[0].score < EXTRACTIVE_MIN or not fitting:
+            why = "no sentence matches the question closely enough to quote" if fitting else \
+                "no close sentence states the kind of fact asked for (a figure or a date)"
             return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
-                          note=note or "no sentence matches the question closely enough to quote", timings={}, **base)
-        chosen = [_citation(s, passages) for s in ranked[:2] if s.score >= ranked[0].score - QUOTE_MARGIN]
+                          note=note or why, timings={}, **base)
+        chosen: list[Citation] = []
+        for s in fitting[:2]:
+            c = _citation(s, passages)
+            same_article = not chosen or c.source == chosen[0].source
+            if s.score >= fitting[0].score - QUOTE_MARGIN and same_article and all(c.quote != o.quote for o in chosen):
+                chosen.append(c)
         quoted = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
         text, citations = self._disagreement(base["question"], quoted, chosen, ranked, passages)
         return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),
@@ -202,10 +221,10 @@ class Assistant:
         cited_sources = {c.source for c in citations}
         stated = normalize_numbers(text)
         extra = []
-        for s in ranked[:PROMPT_SENTENCES]:
+        for s in ranked[:3]:
             p = passages[s.n - 1]
             quote = p.text[s.start:s.end]
-            if p.source in cited_sources or s.score < ranked[0].score - 0.05:
+            if p.source in cited_sources or s.score < ranked[0].score - QUOTE_MARGIN:
                 continue
             if normalize_numbers(quote) - stated - normalize_numbers(question):
                 extra.append(_citation(s, passages))
@@ -252,6 +271,14 @@ def _citation(s: Scored, passages: list[Passage]) -> Citation:
     p = passages[s.n - 1]
     return Citation(n=s.n, source=p.source, quote=p.text[s.start:s.end], start=p.start + s.start,
                     end=p.start + s.end, verified=True, title=p.title, date=p.date, lang=p.lang)
+
+
+def _fits(question: str, sentence: str) -> bool:
+    """Does the sentence state the kind of fact the question asks for (a figure, a time)?"""
+    if QUANTITY.search(question) and not normalize_numbers(sentence) and not re.search(r"\b(thousands?|migliaia|"
+                                                                                        r"milliers|tausende|miles|mijëra)\b|آلاف", sentence, re.I):
+        return False
+    return not WHEN.search(question) or bool(TIME_WORDS.search(sentence))
 
 
 def _group(scored: list[Scored], passages: list[Passage]) -> list[Evidence]:

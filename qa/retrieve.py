@@ -27,6 +27,7 @@ from qa.types import Passage
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 CANDIDATES = 20  # passages fetched from Chroma before the sentence rerank
+MIN_WORDS = 4  # shorter "sentences" (a lone "Comments", a photo credit) are page furniture, not evidence
 KEYWORD_BONUS = 0.02  # per shared name or number (at most 3): names survive translation better than words
 
 
@@ -81,7 +82,8 @@ class Retriever:
         candidates = [to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score) for n in nodes]
         if not candidates:
             return [], []
-        spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)]
+        spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)
+                 if len(p.text[sp.start:sp.end].split()) >= MIN_WORDS]
         qv = self.embedder.queries([question])[0]
         sims = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans]) @ qv
         wanted = normalize_numbers(question) | names(question)
