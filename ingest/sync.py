@@ -94,7 +94,10 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
         stored_sha[meta["path"]] = meta.get("article_sha", "")
     engine_before = embedder.engine_calls
     todo: list[tuple[Article, list[Passage]]] = []
-    owner_of_text: dict[str, str] = {sha: path for path, sha in stored_sha.items() if Path(path).exists()}
+    # Stored texts of files outside this batch; files in it are judged by what they hold now.
+    in_batch = {str(f.resolve()) for f in files}
+    owner_of_text: dict[str, str] = {sha: path for path, sha in stored_sha.items()
+                                     if path not in in_batch and Path(path).exists()}
     for f in files:
         try:
             article = load(f, int(config.max_file_mb * 1_000_000))
