@@ -75,11 +75,18 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def _split_lines(text: str, s: int, e: int) -> list[tuple[int, int]]:
-    """A headline or a caption line with no full stop is its own sentence, not glued to the next one."""
-    out = []
+    """A headline or caption line with no full stop is its own sentence, not glued to the next one.
+
+    A line break followed by a lower-case word or punctuation is a hard wrap inside a sentence, and is kept.
+    """
+    out: list[tuple[int, int]] = []
     for m in re.finditer(r"[^\n]+", text[s:e]):
         a, b = _trim(text, s + m.start(), s + m.end())
-        if a < b:
+        if a >= b:
+            continue
+        if out and not (text[a].isupper() or text[a].isdigit() or not text[a].isalpha() and text[a].isalnum()):
+            out[-1] = (out[-1][0], b)
+        else:
             out.append((a, b))
     return out
 

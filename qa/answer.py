@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ingest.load import detect_language
-from qa.cite import Verifier, normalize_numbers
+from qa.cite import INSTRUCTION, Verifier, normalize_numbers
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import InputError, LLMError
@@ -39,8 +39,11 @@ EXTRACTIVE_MIN = 0.81
 PROMPT_SENTENCES = 8  # on the eval cases the facts are in the best 8 sentences 53/70 times, the best 6 42/70
 QUOTE_MARGIN = 0.03  # an extractive answer also quotes the next-best sentence when it scores this close
 ANSWER_TOKENS = 160
-QUANTITY = re.compile(r"\b(how many|how much|number of|combien|wie viele|wie viel|quanti|quante|quanto|cu[aá]nt[oa]s?|"
-                      r"sa |sa\?|قدر|كم)\b|^كم", re.I)
+# Questions whose answer is a figure: an answer (or quote) without a number cannot be the answer.
+QUANTITY = re.compile(r"\b(how many|how much|number of|how (large|big|high|long)|population|percent|cost|price|"
+                      r"combien|nombre de|wie viele|wie viel|wie hoch|wie gro(ß|ss)|einwohner\w*|kost\w*|anzahl|"
+                      r"quanti|quante|quanto|numero di|popolazione|costo|cu[aá]nt[oa]s?|n[uú]mero de|poblaci[oó]n|"
+                      r"sa |sa\?|numri|popullsi\w*|kushton)\b|كم|عدد|سكان|تكلفة", re.I)
 WHEN = re.compile(r"\b(when|what date|which day|quando|quand|wann|an welchem tag|cu[aá]ndo|kur)\b|متى", re.I)
 TIME_WORDS = re.compile(r"\d|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|"
                         r"june|july|august|september|october|november|december|week|month|year|luned|marted|mercoled|"
@@ -51,10 +54,6 @@ TIME_WORDS = re.compile(r"\d|\b(monday|tuesday|wednesday|thursday|friday|saturda
                         r"viernes|sábado|domingo|semana|mes|año|e hënë|e martë|e mërkurë|e enjte|enjten|e premte|"
                         r"e shtunë|e diel|janar|shkurt|mars|prill|qershor|korrik|gusht|shtator|tetor|nëntor|dhjetor|"
                         r"javë|muaj|vit)|الأسبوع|الشهر|يوم|الاثنين|الخميس|الجمعة|السبت|الأحد|عام", re.I)
-EXTRACTION = re.compile(r"(system prompt|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
-                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|message système|tes consignes|vos consignes|"
-                        r"instructions précédentes|"
-                        r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)
 REFUSAL_TEXT = {
     "en": "The articles do not say.", "fr": "Les articles ne le disent pas.", "de": "Die Artikel sagen das nicht.",
     "it": "Gli articoli non lo dicono.", "es": "Los artículos no lo dicen.", "sq": "Artikujt nuk e thonë këtë.",
@@ -143,7 +142,7 @@ class Assistant:
                 answer.timings["first_token_s"] = answer.timings["total_s"]
             return answer
 
-        if EXTRACTION.search(q):
+        if INSTRUCTION.search(q):
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
         if not ranked or ranked[0].score < OFF_TOPIC:
@@ -193,7 +192,8 @@ class Assistant:
     def _extractive(self, lang: str | None, ranked: list[Scored], passages: list[Passage], base: dict,
                     note: str | None) -> Answer:
         """Quote the best evidence sentence (plus other articles' figures), verified by construction."""
-        fitting = [s for s in ranked[:4] if _fits(base["question"], passages[s.n - 1].text[s.start:s.end])]
+        fitting = [s for s in ranked[:4] if _fits(base["question"], passages[s.n - 1].text[s.start:s.end])
+                   and s.score >= ranked[0].score - QUOTE_MARGIN]
         if ranked[0].score < EXTRACTIVE_MIN or not fitting:
             why = "no sentence matches the question closely enough to quote" if fitting else \
                 "no close sentence states the kind of fact asked for (a figure or a date)"
@@ -275,8 +275,8 @@ def _citation(s: Scored, passages: list[Passage]) -> Citation:
 
 def _fits(question: str, sentence: str) -> bool:
     """Does the sentence state the kind of fact the question asks for (a figure, a time)?"""
-    if QUANTITY.search(question) and not normalize_numbers(sentence) and not re.search(r"\b(thousands?|migliaia|"
-                                                                                        r"milliers|tausende|miles|mijëra)\b|آلاف", sentence, re.I):
+    figure = re.search(r"[\d٠-٩]|\b(thousands?|migliaia|milliers|tausende|miles|mijëra)\b|آلاف", sentence, re.I)
+    if QUANTITY.search(question) and not figure:
         return False
     return not WHEN.search(question) or bool(TIME_WORDS.search(sentence))
 

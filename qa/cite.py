@@ -29,6 +29,12 @@ _NUM = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _QUOTED = re.compile(r"[\"“”«»„](.{6,}?)[\"“”«»„]")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-ÞĆČŠŽ][\w’'\-]{2,}")
+# Words that address the assistant, not the reader: in a question they ask for something other than the
+# articles' content; in an article they are an injection attempt, and such a sentence is never evidence.
+INSTRUCTION = re.compile(r"(system prompt|system notice|from now on|answer every question|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
+                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|message système|tes consignes|vos consignes|"
+                        r"instructions précédentes|"
+                        r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)
 NUMBER_WORDS = {
     # English, French, German, Italian, Spanish, Albanian: the small numbers a news answer spells out.
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -135,11 +141,12 @@ class Verifier:
         """The supporting sentence of ``passage`` and its similarity, or None when the claim is not supported."""
         spans = self.sentences(passage)
         texts = [passage.text[s.start:s.end] for s in spans]
+        texts = ["" if INSTRUCTION.search(t) else t for t in texts]  # an injected order supports nothing
         if claim_vec is None:
             claim_vec = self.embedder.passages([claim])[0]
         sims = self.embedder.passages(texts) @ claim_vec
         wanted = _numbers_checkable(claim)
-        folded = _fold(passage.text)
+        folded = _fold(" ".join(texts))
         same_lang = claim_lang is not None and claim_lang == passage.lang
         if same_lang and any(_fold(q) not in folded for q in _QUOTED.findall(claim) if len(q.split()) >= 2):
             return None
@@ -148,6 +155,8 @@ class Verifier:
             return None  # in the article's own language, a claim's names must mostly be there
         best: tuple[float, Span] | None = None
         for i, (sp, sim) in enumerate(zip(spans, sims)):
+            if not texts[i]:
+                continue
             window = " ".join(texts[max(0, i - 1):i + 2])
             if wanted and not wanted <= normalize_numbers(window):
                 continue

@@ -199,16 +199,18 @@ class LocalServer:
     Starting is serialized by a lock, so concurrent users of the page wait for the same server instead of
     each launching one. A server that died is started again on the next request. The child runs in its own
     process group, which ``close()`` (also registered with ``atexit``) terminates as a whole.
-    """
 
-    LOG_NAME = "llm-server.log"
+    The server's output goes to ``<cache_dir>/llm-server-<port>.log``: one file per server, because the
+    page, the CLI and tests may each run one on the same cache folder. Closing deletes it, and so does a
+    restart after the server died (its tail goes to our log first); the log of a failed start stays.
+    """
 
     def __init__(self, config: Config, progress: bool = True, startup_timeout: float = 120.0) -> None:
         self.config = config
         self.progress = progress
         self.startup_timeout = startup_timeout
         self.model_name = config.model_path.stem if config.model_path else QWEN_CODER_1_5B.name
-        self.log_path = config.cache_dir / self.LOG_NAME
+        self.log_path: Path | None = None
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._url = ""
@@ -234,6 +236,8 @@ class LocalServer:
                 log.warning("the local model server exited with code %s; starting it again. Log tail:\n%s",
                             proc.returncode, self.log_tail())
                 self._proc = None
+                if self.log_path is not None:
+                    self.log_path.unlink(missing_ok=True)
             try:
                 self._start()
             except LLMError as e:
@@ -286,6 +290,7 @@ class LocalServer:
         port = _free_port()
         self._key = secrets.token_urlsafe(24)  # keeps other local users and browser pages off the server
         self._url = f"http://127.0.0.1:{port}/v1"
+        self.log_path = self.config.cache_dir / f"llm-server-{port}.log"
         cmd = self.command(model, port, self._key)
         log.info("starting the local model server: %s", " ".join(cmd).replace(self._key, "***"))
         # The server also reads its settings from environment variables of the same names: CONFIG_FILE
@@ -327,6 +332,8 @@ class LocalServer:
             time.sleep(0.2)
 
     def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None:
+            return "(not started)"
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
@@ -342,7 +349,10 @@ class LocalServer:
         """
         locked = self._lock.acquire(timeout=5)
         try:
+            clean = self._status == "ready" and self.exit_code() is None
             self._stop()
+            if clean and self.log_path is not None:
+                self.log_path.unlink(missing_ok=True)
             self._status = "not started"
         finally:
             if locked:
@@ -356,14 +366,12 @@ class LocalServer:
         for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             try:
                 os.killpg(proc.pid, sig)
-            except ProcessLookupError:  # the group is already gone
-                break
-            try:
                 proc.wait(timeout=wait)
-                break
+                return
+            except ProcessLookupError:  # the group is already gone
+                return
             except subprocess.TimeoutExpired:
-                continue
-        proc.poll()
+                log.warning("the local model server ignored %s; killing it", sig.name)
 
 
 class LLM(Protocol):

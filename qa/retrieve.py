@@ -18,7 +18,7 @@ from llama_index.core import VectorStoreIndex
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from ingest.chunk import split_sentences
-from qa.cite import normalize_numbers
+from qa.cite import INSTRUCTION, normalize_numbers
 from qa.embed import E5Embedding, Embedder
 from qa.errors import InputError
 from qa.store import Store
@@ -83,7 +83,7 @@ class Retriever:
         if not candidates:
             return [], []
         spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)
-                 if len(p.text[sp.start:sp.end].split()) >= MIN_WORDS]
+                 if len(p.text[sp.start:sp.end].split()) >= MIN_WORDS and not INSTRUCTION.search(p.text[sp.start:sp.end])]
         qv = self.embedder.queries([question])[0]
         sims = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans]) @ qv
         wanted = normalize_numbers(question) | names(question)
