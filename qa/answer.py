@@ -172,7 +172,7 @@ class Assistant:
         if NO_ANSWER in draft or not draft.strip():
             yield done(self._refusal(lang, "the language model found no answer in the passages", base))
             return
-        checked = self.verifier.verify(draft, passages, lang)
+        checked = self.verifier.verify(draft, passages, lang, q)
         if not checked.verified:
             yield done(self._refusal(lang, "no sentence of the draft answer could be verified against the passages",
                                      base, claims=checked.claims, dropped=checked.dropped))

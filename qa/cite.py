@@ -22,6 +22,7 @@ from qa.types import Citation, Passage
 # bar applies when the claim's numbers or names are found in that sentence as well.
 SEMANTIC = 0.84
 SEMANTIC_WITH_EVIDENCE = 0.80
+MAX_CITES = 2
 
 _WORDS = r"(?:source|sources|passage|passages|fonte|fonti|quelle|quellen|burimi|burimet|fuente|fuentes|المصدر|المصادر)"
 MARKER = re.compile(rf"[\[【(]\s*(?:{_WORDS}\s*)?(\d{{1,3}}(?:\s*(?:,|;|and|e|و|und|et|y|dhe)\s*(?:{_WORDS}\s*)?\d{{1,3}})*)\s*[\]】)]", re.I)
@@ -123,6 +124,12 @@ def _cited(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _content_words(text: str) -> set[str]:
+    """Words of five letters or more (short ones are mostly grammar) and figures, as 4-character stems."""
+    words = {w.casefold()[:4] for w in re.findall(r"[^\W\d_]{5,}", text)}
+    return words | normalize_numbers(text)
+
+
 def _fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
@@ -166,11 +173,13 @@ class Verifier:
                 best = (float(sim), sp)
         return best
 
-    def verify(self, draft: str, passages: list[Passage], lang: str | None) -> Verified:
+    def verify(self, draft: str, passages: list[Passage], lang: str | None, question: str = "") -> Verified:
         """Keep the claims whose citations hold; re-point a claim that cites the wrong passage.
 
         Out-of-range and unsupported citations are removed; a claim left with no supported citation is
-        looked up in the other passages and, if none supports it, dropped from the answer.
+        looked up in the other passages and, if none supports it, dropped from the answer. A claim that only
+        restates the question (no word or figure the question lacks) answers nothing and is dropped too; a
+        claim keeps at most its ``MAX_CITES`` best-supported citations.
         """
         claims = split_claims(draft, lang)
         out = Verified(text="", claims=len(claims))
@@ -179,9 +188,13 @@ class Verifier:
         vecs = self.embedder.passages([c.text for c in claims])
         kept: list[str] = []
         seen: dict[tuple[int, int, int], Citation] = {}
+        asked = _content_words(question)
         for claim, vec in zip(claims, vecs):
+            if question and not _content_words(claim.text) - asked:
+                out.dropped += 1
+                continue
             cited = [n for n in claim.cites if 1 <= n <= len(passages)]
-            good = self._supported(claim.text, vec, lang, passages, cited)
+            good = self._supported(claim.text, vec, lang, passages, cited)[:MAX_CITES]
             if not good:
                 others = [n for n in range(1, len(passages) + 1) if n not in cited]
                 good = self._supported(claim.text, vec, lang, passages, others)[:1]

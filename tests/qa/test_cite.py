@@ -87,3 +87,14 @@ def test_unrelated_claim_with_a_real_citation_is_dropped(verifier, passages):
 def test_quote_not_in_a_same_language_passage_is_dropped(verifier, passages):
     v = verifier.verify("G7 leaders said they had \"agreed to send troops to Kyiv next week\" [2].", passages, "en")
     assert v.verified == 0
+
+
+def test_restating_the_question_is_not_an_answer(verifier, passages):
+    v = verifier.verify("European leaders will meet on Thursday to discuss aid for Ukraine [1].", passages, "en",
+                        question="Where are European leaders meeting on Thursday to discuss aid for Ukraine?")
+    assert v.verified == 0 and v.dropped == 1
+
+
+def test_a_claim_keeps_at_most_two_citations(verifier, passages):
+    v = verifier.verify("North Korea sent at least 3,000 more soldiers to Russia [1][2][3].", passages, "en")
+    assert 1 <= len(v.citations) <= 2
