@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -174,8 +174,11 @@ class Assistant:
             return
         checked = self.verifier.verify(draft, passages, lang, q)
         if not checked.verified:
-            yield done(self._refusal(lang, "no sentence of the draft answer could be verified against the passages",
-                                     base, claims=checked.claims, dropped=checked.dropped))
+            # The model answered, but nothing it wrote holds up (or it only restated the question): the
+            # quotes themselves are the honest answer, and the extractive rules still refuse weak evidence.
+            fallback = self._extractive(lang, ranked, passages, base, "the language model's draft could not be "
+                                        "verified against the passages, so this answer quotes them directly")
+            yield done(replace(fallback, claims=checked.claims + fallback.claims, dropped=checked.dropped))
             return
         text, citations = self._disagreement(q, checked.text, checked.citations, ranked, passages)
         yield done(Answer(text=text, refused=False, mode="llm", citations=citations, claims=checked.claims,

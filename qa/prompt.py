@@ -50,6 +50,7 @@ def messages(question: str, lang: str | None, evidence: list[Evidence], context:
         head = ", ".join(x for x in (p.title or p.source, p.date, language_name(p.lang)) if x)
         blocks.append(f"[{ev.n}] ({head})\n" + " ".join(ev.sentences))
     earlier = f"Earlier question in this conversation: {context}\n" if context else ""
-    user = (f"<passages>\n{chr(10).join(blocks)}\n</passages>\n\n{earlier}Question: {question}\n"
-            f"Answer in {language_name(lang)}, with [n] after each sentence.")
+    user = (f"{earlier}Question: {question}\n\n<passages>\n{chr(10).join(blocks)}\n</passages>\n\n"
+            f"Question: {question}\nAnswer directly in {language_name(lang)}: state the name, place, figure or "
+            "date asked for, with [n] after each sentence.")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

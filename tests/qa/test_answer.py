@@ -107,9 +107,16 @@ def test_llm_draft_is_verified_and_unsupported_sentences_removed(assistant):
     assert len(user) < 4000, "the prompt holds evidence sentences, not whole articles"
 
 
-def test_draft_with_nothing_verifiable_becomes_a_refusal_with_related_passages(assistant):
+def test_unverifiable_draft_is_replaced_by_quotes_of_the_evidence(assistant):
     llm = ScriptedLLM(["The leaders will meet in Tokyo on Monday to sign a trade pact worth 900 billion [2]."])
     a = with_llm(assistant, llm).ask(PARIS)
+    assert a.mode == "extractive" and "Tokyo" not in a.text and a.dropped == 1
+    assert a.citations and "Paris" in a.citations[0].quote and "could not be verified" in a.note
+
+
+def test_invented_answer_to_an_unanswerable_question_becomes_a_refusal(assistant):
+    llm = ScriptedLLM(["Wonsan has a population of 363,000 people [1]."])
+    a = with_llm(assistant, llm).ask("What is the population of Wonsan?")
     assert a.refused and not a.citations and a.dropped == 1 and a.passages
 
 
