@@ -49,6 +49,21 @@ N_BATCH = 256
 MAX_CHARS_PER_TOKEN = 16  # bounds a reply from a server that ignores max_tokens or sends huge deltas
 
 
+# Runs llama_cpp.server, and ends it when the process that started it is gone (killed, crashed): atexit
+# does not run on a signal, and an orphaned server would hold 2 GB and a core until the machine restarts.
+GUARDED_SERVER = """
+import os, runpy, sys, threading, time
+parent = int(sys.argv.pop(1))
+def watch():
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv[0] = "llama_cpp.server"
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A GGUF shipped as ``parts`` wheels; part n holds ``member`` (formatted with n), in order."""
@@ -265,7 +280,7 @@ class LocalServer:
         own template, which is the one the model was trained with."""
         threads = str(self.config.llm_threads)
         return [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
+            sys.executable, "-c", GUARDED_SERVER, str(os.getpid()), "--model", str(model), "--model_alias", self.model_name,
             "--host", "127.0.0.1", "--port", str(port), "--api_key", key,
             "--n_ctx", str(N_CTX), "--n_batch", str(N_BATCH), "--n_ubatch", str(N_BATCH),
             "--n_threads", threads, "--n_threads_batch", threads,
