@@ -27,7 +27,8 @@ from qa.types import Passage
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 CANDIDATES = 20  # passages fetched from Chroma before the sentence rerank
-MIN_WORDS = 4  # shorter "sentences" (a lone "Comments", a photo credit) are page furniture, not evidence
+MIN_WORDS = 4  # shorter lines (a lone "Comments", a byline) are page furniture, not evidence...
+MIN_CHARS = 25  # ...unless long enough in characters: Chinese or Japanese have no spaces between words
 KEYWORD_BONUS = 0.02  # per shared name or number (at most 3): names survive translation better than words
 
 
@@ -83,17 +84,19 @@ class Retriever:
         if not candidates:
             return [], []
         spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)
-                 if len(p.text[sp.start:sp.end].split()) >= MIN_WORDS and not INSTRUCTION.search(p.text[sp.start:sp.end])]
+                 if _evidence_like(p.text[sp.start:sp.end])]
         qv = self.embedder.queries([question])[0]
         sims = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans]) @ qv
         wanted = normalize_numbers(question) | names(question)
-        best: dict[int, float] = {}
+        by_sentence: dict[int, float] = {}
         scored: list[tuple[int, int, int, float]] = []
         for (i, sp), sim in zip(spans, sims):
             text = candidates[i].text[sp.start:sp.end]
             score = float(sim) + KEYWORD_BONUS * min(len(wanted & (normalize_numbers(text) | names(text))), 3)
             scored.append((i, sp.start, sp.end, score))
-            best[i] = max(best.get(i, -1.0), score)
+            by_sentence[i] = max(by_sentence.get(i, score), score)
+        # A passage with no sentence fit to be evidence keeps its own similarity.
+        best = {i: by_sentence.get(i, p.score) for i, p in enumerate(candidates)}
         order = sorted(best, key=lambda i: -best[i])[:k]
         number = {i: n for n, i in enumerate(order, 1)}
         passages = [replace(candidates[i], score=round(best[i], 4)) for i in order]
@@ -106,6 +109,12 @@ def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Pas
     return Passage(id=pid, source=meta["source"], path=meta.get("path", meta["source"]), text=text,
                    start=int(meta["start"]), end=int(meta["end"]), title=meta.get("title"), date=meta.get("date"),
                    lang=meta.get("lang"), score=cosine)
+
+
+def _evidence_like(sentence: str) -> bool:
+    if INSTRUCTION.search(sentence):
+        return False
+    return len(sentence.split()) >= MIN_WORDS or len(sentence) >= MIN_CHARS
 
 
 def names(text: str) -> set[str]:
