@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from functools import wraps
 from pathlib import Path
@@ -28,9 +29,9 @@ import gradio as gr  # noqa: E402
 
 from qa import Answer, Assistant, Passage  # noqa: E402  (first: ingest.load needs qa imported)
 from ingest.load import SUFFIXES  # noqa: E402
-from qa.config import BUNDLED_ARTICLES, LLM_MODES, Config  # noqa: E402
+from qa.config import BUNDLED_ARTICLES, LLM_MODES  # noqa: E402
 from qa.errors import ConfigError, InputError, QAError  # noqa: E402
-from qa.retrieve import MAX_K, check_k, check_question  # noqa: E402
+from qa.retrieve import check_k, check_question  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -128,7 +129,8 @@ def answer_footer(answer: Answer) -> str:
     cited = len({c.n for c in answer.citations})
     bits = []
     if answer.refused:
-        bits.append(f"{len(answer.passages)} related passages under Sources")
+        bits.append(f"{len(answer.passages)} related passages under Sources" if answer.passages
+                    else "no passages found")
     else:
         bits.append(f"{cited} source{'s' if cited != 1 else ''} cited")
     if answer.dropped:
@@ -396,9 +398,7 @@ def collection() -> tuple:
     """The articles table, the delete choices and the one-line summary, from the store."""
     qa = assistant()
     arts = qa.articles()
-    langs = {}
-    for a in arts:
-        langs[a.lang or "?"] = langs.get(a.lang or "?", 0) + 1
+    langs = Counter(a.lang or "?" for a in arts)
     if arts:
         summary = (f"**Articles:** {len(arts)} ({', '.join(f'{k} {v}' for k, v in sorted(langs.items()))}), "
                    f"{sum(a.passages for a in arts)} passages")

@@ -5,8 +5,8 @@ One scenario, run without a language model (extractive answers, fast) and with t
 verbatim in the article file, ask a follow-up in Italian, upload an article (with HTML in it, which must stay
 text) and see it cited, trigger errors and read their messages, delete the upload.
 
-Failures leave a screenshot and the server log in ``reports/browser/``. The local-model run also writes
-``docs/screenshot.png``, the picture the README shows.
+Failures leave a screenshot and the server log in ``reports/browser/``. Each run writes ``docs/screenshot.png``
+(the picture the README shows) once the first answer's source is open; the local-model run, second, wins.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ Environment ministers from Albania and North Macedonia agreed on Tuesday in Pogr
 Lake Ohrid for three years, to let the endangered koran trout recover. The ban starts in March and covers the \
 whole lake, the ministers said in a joint statement. <script>window.__pwned=2</script>
 """
-UPLOAD_QUESTION = "How long will trout fishing be banned in Lake Ohrid?"
+UPLOAD_QUESTION = "In which town did the ministers agree to ban trout fishing in Lake Ohrid?"
 
 pytestmark = [
     pytest.mark.integration,
@@ -74,8 +74,11 @@ def serve(store: Path, llm: str, log: Path):
     """``python app.py`` on a free port until the block ends; SIGTERM stops it (and its local model)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("QA_AUTH", None)
+    # The caller's settings stay out (a login, another store or endpoint), except where the model lives.
+    keep = {"QA_CACHE_DIR", "QA_MODEL_PATH", "QA_LLM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("QA_", "OPENAI_"))}
+    # A busy CI machine can make the local model slow: this test is about the page, not about latency.
+    env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", QA_LLM_TIMEOUT="600")
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -182,7 +185,7 @@ def test_ask_cite_upload_and_errors_in_a_real_browser(llm, store, tmp_path):
     from playwright.sync_api import expect
 
     first_answer_s = 60 if llm == "none" else 1200  # the local model may be assembled and started first
-    answer_s = 60 if llm == "none" else 300
+    answer_s = 60 if llm == "none" else 900
     log = tmp_path / "server.log"
     with serve(store, llm, log) as url, browser() as page, screenshot_on_failure(page, f"llm-{llm}", log):
         page.goto(url)
@@ -206,9 +209,8 @@ def test_ask_cite_upload_and_errors_in_a_real_browser(llm, store, tmp_path):
         assert quote and quote in (BUNDLED / source.get_attribute("data-source")).read_text(encoding="utf-8"), \
             "the highlighted quote is not verbatim in the cited article"
         page.wait_for_timeout(800)  # let the scroll and highlight settle
-        picture = SCREENSHOT if llm == "local" else REPORTS / "answer-extractive.png"
-        picture.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(picture))
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))  # the local-model run comes second and has the last word
 
         # A short follow-up in Italian is searched together with the English question before it.
         ask(page, KILLED, answer_s)
@@ -246,7 +248,7 @@ def test_ask_cite_upload_and_errors_in_a_real_browser(llm, store, tmp_path):
         # Ask about it: the upload is cited, and its HTML stayed text.
         page.get_by_role("tab", name="Ask").click()
         about = ask(page, UPLOAD_QUESTION, answer_s)
-        expect(about).to_contain_text("three years")
+        expect(about).to_contain_text("Pogradec")
         expect(page.locator(f'#qa-sources .qa-latest .qa-cited[data-source="{stored[0]}"]').first).to_be_visible()
         expect(page.locator("#qa-sources .qa-latest").first).to_contain_text('<img src=x onerror="window.__pwned=1">')
         assert page.evaluate("window.__pwned") is None, "HTML from an article ran in the page"
