@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ingest.load import detect_language
-from qa.cite import INSTRUCTION, Verifier, normalize_numbers
+from qa.cite import INSTRUCTION, NUMBER_WORDS, Verifier, normalize_numbers
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import InputError, LLMError
@@ -37,7 +37,8 @@ OFF_TOPIC = 0.80
 # Extractive answers have no LLM to say "not found": they need a closer match to quote anything.
 EXTRACTIVE_MIN = 0.81
 PROMPT_SENTENCES = 8  # on the eval cases the facts are in the best 8 sentences 53/70 times, the best 6 42/70
-QUOTE_MARGIN = 0.03  # an extractive answer also quotes the next-best sentence when it scores this close
+QUOTE_MARGIN = 0.03
+RELEVANCE_MARGIN = 0.06  # how much less than the best sentence a sentence supporting an LLM claim may match  # an extractive answer also quotes the next-best sentence when it scores this close
 ANSWER_TOKENS = 160
 # Questions whose answer is a figure: an answer (or quote) without a number cannot be the answer.
 QUANTITY = re.compile(r"\b(how many|how much|number of|how (large|big|high|long)|population|percent|cost|price|"
@@ -54,6 +55,11 @@ TIME_WORDS = re.compile(r"\d|\b(monday|tuesday|wednesday|thursday|friday|saturda
                         r"viernes|sábado|domingo|semana|mes|año|e hënë|e martë|e mërkurë|e enjte|enjten|e premte|"
                         r"e shtunë|e diel|janar|shkurt|mars|prill|qershor|korrik|gusht|shtator|tetor|nëntor|dhjetor|"
                         r"javë|muaj|vit)|الأسبوع|الشهر|يوم|الاثنين|الخميس|الجمعة|السبت|الأحد|عام", re.I)
+# Spelled-out numbers that state a figure ("for three years"); "one" and "due" are mostly other words.
+SPELLED_FIGURES = set(NUMBER_WORDS) - {"one", "due"}
+# A question that leans on the previous one: it starts with "and", "what about", or is a few words long.
+FOLLOW_UP = re.compile(r"\s*(and|but|also|what about|how about|e|ed|ma|e invece|et|mais|und|aber|y|pero|dhe|por|edhe|"
+                       r"و|ثم|وماذا)\b", re.I)
 REFUSAL_TEXT = {
     "en": "The articles do not say.", "fr": "Les articles ne le disent pas.", "de": "Die Artikel sagen das nicht.",
     "it": "Gli articoli non lo dicono.", "es": "Los artículos no lo dicen.", "sq": "Artikujt nuk e thonë këtë.",
@@ -106,6 +112,16 @@ class Assistant:
         embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
         store = open_store(config, embedder.name, embedder.dim, create=create)
         return cls(config, embedder, store, make_llm(config))
+
+    def without_llm(self) -> "Assistant":
+        """The same store and embedder, answering extractively (quotes only)."""
+        return Assistant(self.config, self.embedder, self.store, llm=None)
+
+    def start_llm(self) -> None:
+        """Prepare and start the local model now (e.g. while a page loads) instead of on the first question."""
+        start = getattr(self.llm, "start", None)
+        if start is not None:
+            start()
 
     def llm_status(self) -> str:
         return "extractive (no LLM)" if self.llm is None else f"{self.llm.name}: {self.llm.status}"
@@ -172,10 +188,13 @@ class Assistant:
         if NO_ANSWER in draft or not draft.strip():
             yield done(self._refusal(lang, "the language model found no answer in the passages", base))
             return
-        checked = self.verifier.verify(draft, passages, lang, q)
-        if not checked.verified:
-            # The model answered, but nothing it wrote holds up (or it only restated the question): the
-            # quotes themselves are the honest answer, and the extractive rules still refuse weak evidence.
+        # A true sentence that is not about the question (the model quoting a neighbour of the answer) is
+        # not support: only sentences that match the question nearly as well as the best one count.
+        relevant = {(s.n, s.start) for s in ranked if s.score >= ranked[0].score - RELEVANCE_MARGIN}
+        checked = self.verifier.verify(draft, passages, lang, q, usable=lambda n, start: (n, start) in relevant)
+        if not checked.verified or not _fits(q, checked.text):
+            # The model answered, but nothing it wrote holds up (it restated the question, or gave no figure
+            # to a "how many"): the quotes are the honest answer, and the extractive rules still refuse.
             fallback = self._extractive(lang, ranked, passages, base, "the language model's draft could not be "
                                         "verified against the passages, so this answer quotes them directly")
             yield done(replace(fallback, claims=checked.claims + fallback.claims, dropped=checked.dropped))
@@ -278,7 +297,9 @@ def _citation(s: Scored, passages: list[Passage]) -> Citation:
 
 def _fits(question: str, sentence: str) -> bool:
     """Does the sentence state the kind of fact the question asks for (a figure, a time)?"""
-    figure = re.search(r"[\d٠-٩]|\b(thousands?|migliaia|milliers|tausende|miles|mijëra)\b|آلاف", sentence, re.I)
+    words = {w.casefold() for w in re.findall(r"[^\W\d_]+", sentence)}
+    figure = re.search(r"[\d٠-٩]|\b(thousands?|migliaia|milliers|tausende|miles|mijëra)\b|آلاف", sentence, re.I) \
+        or words & SPELLED_FIGURES
     if QUANTITY.search(question) and not figure:
         return False
     return not WHEN.search(question) or bool(TIME_WORDS.search(sentence))
@@ -297,6 +318,6 @@ def _with_context(question: str, history: list[dict] | None) -> tuple[str, str |
     """A short follow-up ("and how many were wounded?") is searched together with the previous question."""
     previous = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
     previous = [p for p in previous if isinstance(p, str) and p.strip()]
-    if not previous or len(question.split()) > 8:
+    if not previous or not (len(question.split()) <= 4 or FOLLOW_UP.match(question)):
         return question, None
     return f"{previous[-1].strip()} {question}", previous[-1].strip()

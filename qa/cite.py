@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -144,7 +145,7 @@ class Verifier:
         return split_sentences(passage.text, passage.lang) or [Span(0, len(passage.text))]
 
     def support(self, claim: str, passage: Passage, claim_vec: np.ndarray | None = None,
-                claim_lang: str | None = None) -> tuple[float, Span] | None:
+                claim_lang: str | None = None, usable: Callable[[int], bool] | None = None) -> tuple[float, Span] | None:
         """The supporting sentence of ``passage`` and its similarity, or None when the claim is not supported."""
         spans = self.sentences(passage)
         texts = [passage.text[s.start:s.end] for s in spans]
@@ -162,7 +163,7 @@ class Verifier:
             return None  # in the article's own language, a claim's names must mostly be there
         best: tuple[float, Span] | None = None
         for i, (sp, sim) in enumerate(zip(spans, sims)):
-            if not texts[i]:
+            if not texts[i] or (usable is not None and not usable(sp.start)):
                 continue
             window = " ".join(texts[max(0, i - 1):i + 2])
             if wanted and not wanted <= normalize_numbers(window):
@@ -173,13 +174,15 @@ class Verifier:
                 best = (float(sim), sp)
         return best
 
-    def verify(self, draft: str, passages: list[Passage], lang: str | None, question: str = "") -> Verified:
+    def verify(self, draft: str, passages: list[Passage], lang: str | None, question: str = "",
+               usable: Callable[[int, int], bool] | None = None) -> Verified:
         """Keep the claims whose citations hold; re-point a claim that cites the wrong passage.
 
         Out-of-range and unsupported citations are removed; a claim left with no supported citation is
         looked up in the other passages and, if none supports it, dropped from the answer. A claim that only
         restates the question (no word or figure the question lacks) answers nothing and is dropped too; a
-        claim keeps at most its ``MAX_CITES`` best-supported citations.
+        claim keeps at most its ``MAX_CITES`` best-supported citations. ``usable(n, start)`` can restrict
+        which sentences (passage n, offset in the passage) may support a claim at all.
         """
         claims = split_claims(draft, lang)
         out = Verified(text="", claims=len(claims))
@@ -194,10 +197,10 @@ class Verifier:
                 out.dropped += 1
                 continue
             cited = [n for n in claim.cites if 1 <= n <= len(passages)]
-            good = self._supported(claim.text, vec, lang, passages, cited)[:MAX_CITES]
+            good = self._supported(claim.text, vec, lang, passages, cited, usable)[:MAX_CITES]
             if not good:
                 others = [n for n in range(1, len(passages) + 1) if n not in cited]
-                good = self._supported(claim.text, vec, lang, passages, others)[:1]
+                good = self._supported(claim.text, vec, lang, passages, others, usable)[:1]
             if not good:
                 out.dropped += 1
                 continue
@@ -218,10 +221,12 @@ class Verifier:
         return out
 
     def _supported(self, claim: str, vec: np.ndarray, lang: str | None, passages: list[Passage],
-                   numbers: list[int]) -> list[tuple[int, tuple[float, Span]]]:
+                   numbers: list[int], usable: Callable[[int, int], bool] | None
+                   ) -> list[tuple[int, tuple[float, Span]]]:
         found = []
         for n in numbers:
-            s = self.support(claim, passages[n - 1], vec, lang)
+            s = self.support(claim, passages[n - 1], vec, lang,
+                             None if usable is None else (lambda start, n=n: usable(n, start)))
             if s is not None:
                 found.append((n, s))
         return sorted(found, key=lambda x: -x[1][0])
