@@ -309,7 +309,7 @@ def assistant(mode: str = "llm") -> Assistant:
         if mode != "extractive" or _assistant.llm is None:
             return _assistant
         if _quotes_only is None:
-            _quotes_only = Assistant(_assistant.config, _assistant.embedder, _assistant.store, llm=None)
+            _quotes_only = _assistant.without_llm()
         return _quotes_only
 
 
@@ -649,9 +649,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"app: error: {e}", file=sys.stderr)
         return 1
     config = qa.config
-    start = getattr(qa.llm, "start", None)  # the local model: prepare it while the first user reads the page
-    if start is not None:
-        threading.Thread(target=_warm_up, args=(start,), name="llm-warm-up", daemon=True).start()
+    if qa.llm is not None:  # the local model: prepare it while the first user reads the page
+        threading.Thread(target=_warm_up, args=(qa.start_llm,), name="llm-warm-up", daemon=True).start()
     log.info("store %s, %d articles; answers: %s", config.store_location, len(qa.articles()), qa.llm_status())
     # SIGTERM (service managers, test harnesses) ends the server like Ctrl-C, so the local model stops too.
     signal.signal(signal.SIGTERM, _interrupt)
