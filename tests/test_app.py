@@ -5,7 +5,7 @@ The real page in a real browser is tested in ``tests/test_app_browser.py``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -235,6 +235,9 @@ class FakeAssistant:
     def llm_status(self) -> str:
         return "local model: ready"
 
+    def without_llm(self) -> "FakeAssistant":
+        return replace(self, llm=None)
+
     def stream(self, question, k=5, history=None):
         self.calls.append((question, k, history))
         for item in self.script:
@@ -316,11 +319,9 @@ def test_unexpected_error_never_shows_a_traceback(fake):
 
 
 def test_extractive_mode_uses_an_assistant_without_llm(fake, monkeypatch):
-    made = []
-    monkeypatch.setattr(app, "Assistant", lambda config, embedder, store, llm: made.append(llm) or fake)
     monkeypatch.setattr(app, "_quotes_only", None)
-    fake.embedder = fake.store = None
-    assert app.assistant("extractive") is fake and made == [None]
+    quotes = app.assistant("extractive")
+    assert quotes.llm is None and quotes is not fake and app.assistant("extractive") is quotes
     assert app.assistant("llm") is fake
 
 
