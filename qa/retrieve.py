@@ -97,7 +97,7 @@ class Retriever:
             by_sentence[i] = max(by_sentence.get(i, score), score)
         # A passage with no sentence fit to be evidence keeps its own similarity.
         best = {i: by_sentence.get(i, p.score) for i, p in enumerate(candidates)}
-        order = sorted(best, key=lambda i: -best[i])[:k]
+        order = _diverse(sorted(best, key=lambda i: -best[i]), [c.source for c in candidates], k)
         number = {i: n for n, i in enumerate(order, 1)}
         passages = [replace(candidates[i], score=round(best[i], 4)) for i in order]
         sentences = [Scored(number[i], s, e, sc) for i, s, e, sc in scored if i in number]
@@ -109,6 +109,21 @@ def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Pas
     return Passage(id=pid, source=meta["source"], path=meta.get("path", meta["source"]), text=text,
                    start=int(meta["start"]), end=int(meta["end"]), title=meta.get("title"), date=meta.get("date"),
                    lang=meta.get("lang"), score=cosine)
+
+
+def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
+    """The first ``k`` of ``order``, at most ``max(1, (k + 1) // 3)`` per article while others are left.
+
+    An article in the question's own language scores a little higher on everything, and would otherwise
+    fill the list with its passages and push the article that holds the answer out of sight.
+    """
+    cap = max(1, (k + 1) // 3)
+    count: dict[str, int] = {}
+    first, rest = [], []
+    for i in order:
+        count[sources[i]] = count.get(sources[i], 0) + 1
+        (first if count[sources[i]] <= cap else rest).append(i)
+    return (first + rest)[:k]
 
 
 def _evidence_like(sentence: str) -> bool:
