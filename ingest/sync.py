@@ -92,7 +92,6 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
     for pid, meta in store.all_metadata().items():
         stored[meta["path"]].add(pid)
         stored_sha[meta["path"]] = meta.get("article_sha", "")
-    engine_before = embedder.engine_calls
     todo: list[tuple[Article, list[Passage]]] = []
     # Stored texts of files outside this batch; files in it are judged by what they hold now.
     in_batch = {str(f.resolve()) for f in files}
@@ -130,7 +129,6 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
         for path in gone:
             store.collection.delete(ids=sorted(stored[path]))
             report.deleted += 1
-    report.embedded = embedder.engine_calls - engine_before
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -138,7 +136,9 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
 def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, bar) -> None:
     """Embed and upsert every passage of these articles, then delete what their old versions left."""
     rows = [(a, i, len(ps), p) for a, ps in batch for i, p in enumerate(ps)]
+    before = embedder.engine_calls
     vectors = embedder.passages([p.text for *_, p in rows])
+    report.embedded += embedder.engine_calls - before
     # Sentence vectors go to the embedding cache only: retrieval reranks and citations are checked by sentence.
     embedder.passages([p.text[s.start:s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
     for i in range(0, len(rows), WRITE_BATCH * 4):
