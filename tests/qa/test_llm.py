@@ -165,6 +165,7 @@ def test_connection_refused_says_what_to_do(caplog):
 
 
 def test_a_server_ignoring_max_tokens_is_cut(fake, caplog):
+    caplog.set_level(logging.INFO)
     fake.mode = "endless"
     llm = OpenAILLM(fake.url, "m", KEY, timeout=5)
     parts = list(llm.stream(MESSAGES, max_tokens=7))
@@ -184,6 +185,7 @@ def test_make_llm_modes(tmp_path):
     local.close()
     remote = make_llm(Config(llm="openai", llm_base_url="https://api.example.com/v1", llm_model="gpt-x"))
     assert remote.name == "openai gpt-x at api.example.com"
+    assert OpenAILLM("https://user:pw@llm.example.com:8443/v1", "m").name == "openai m at llm.example.com:8443"
 
 
 def test_local_without_llama_cpp_says_how_to_install_it_before_downloading(tmp_path, monkeypatch):
@@ -309,7 +311,7 @@ def _gone(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def local_llm():
     pytest.importorskip("llama_cpp", reason="needs the local extra: pip install -e '.[local]'")
-    llm = make_llm(Config(llm="local"))
+    llm = make_llm(Config(llm="local", llm_timeout=600))  # correctness, not speed: the machine may be busy
     yield llm
     llm.close()
 
@@ -320,7 +322,7 @@ def test_real_server_answers_restarts_and_closes(local_llm):
     local_llm.start()
     logging.getLogger(__name__).info("model ready and server started in %.1f s", time.monotonic() - started)
     assert local_llm.status == "ready"
-    first = local_llm.server.pid
+    first, first_log = local_llm.server.pid, local_llm.server.log_path
     answer = "".join(local_llm.stream(QUESTION, max_tokens=16))
     assert "paris" in answer.lower()
 
@@ -329,9 +331,13 @@ def test_real_server_answers_restarts_and_closes(local_llm):
     assert "paris" in local_llm.complete(QUESTION, max_tokens=16).lower()
     second = local_llm.server.pid
     assert second not in (None, first) and _gone(first)
+    assert not first_log.exists()  # its tail went to our log when it was replaced
 
+    log_path = local_llm.server.log_path
+    assert log_path.is_file()
     local_llm.close()
     assert local_llm.status == "not started" and local_llm.server.pid is None and _gone(second)
+    assert not log_path.exists()  # a server that ends cleanly leaves no log behind
 
 
 @pytest.mark.slow
@@ -339,14 +345,14 @@ def test_real_server_cuts_at_max_tokens_and_serves_concurrent_users_whole_answer
     count = [{"role": "user", "content": "Count from 1 to 50, separated by spaces."}]
     assert len(local_llm.complete(count, max_tokens=5).split()) <= 5
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(local_llm.complete(count, max_tokens=40)))
+    threads = [threading.Thread(target=lambda: results.append(local_llm.complete(count, max_tokens=30)))
                for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
     # without --interrupt_requests false the second request would end the first one's stream early
-    assert len(results) == 2 and results[0] == results[1] and len(results[0].split()) >= 20
+    assert len(results) == 2 and results[0] == results[1] and len(results[0].split()) >= 10
     local_llm.close()
 
 
@@ -357,8 +363,9 @@ def test_a_model_the_server_cannot_load_fails_fast_with_its_log(tmp_path):
     junk.write_bytes(b"not a gguf" * 100)
     llm = make_llm(Config(llm="local", model_path=junk, cache_dir=tmp_path))
     started = time.monotonic()
-    with pytest.raises(LLMError, match="exited with code .* while starting; log .*llm-server.log"):
+    with pytest.raises(LLMError, match=r"exited with code .* while starting; log .*llm-server-\d+\.log"):
         llm.complete(QUESTION)
     assert time.monotonic() - started < 60
     assert llm.status.startswith("failed: the local model server exited")
     llm.close()
+    assert llm.server.log_path.is_file()  # kept for reading
