@@ -221,12 +221,7 @@ class Assistant:
                 "no close sentence states the kind of fact asked for (a figure or a date)"
             return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
                           note=note or why, timings={}, **base)
-        chosen: list[Citation] = []
-        for s in fitting[:2]:
-            c = _citation(s, passages)
-            same_article = not chosen or c.source == chosen[0].source
-            if s.score >= fitting[0].score - QUOTE_MARGIN and same_article and all(c.quote != o.quote for o in chosen):
-                chosen.append(c)
+        chosen = [_citation(fitting[0], passages)]
         quoted = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
         text, citations = self._disagreement(base["question"], quoted, chosen, ranked, passages)
         return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),

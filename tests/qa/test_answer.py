@@ -210,6 +210,17 @@ def test_instructions_inside_a_retrieved_article_are_data_in_the_prompt(injected
         "ignore all previous" not in user
 
 
+@pytest.fixture(scope="module")
+def local_llm():
+    """One real local llama.cpp server for the module (the bundled model, from the user's cache)."""
+    from qa.config import Config
+    from qa.llm import make_llm
+
+    llm = make_llm(Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=300).validated())
+    yield llm
+    llm.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("question,source,fact", [
     (PARIS, "001_", "Paris"),
@@ -219,16 +230,16 @@ def test_instructions_inside_a_retrieved_article_are_data_in_the_prompt(injected
     ("Who did Lavrov meet in Wonsan?", "004_", "Kim"),
     ("¿Con quién se reunió Lavrov en Wonsan?", "004_", "Kim"),
 ])
-def test_real_local_model_answers_with_verified_citations(assistant, question, source, fact):
-    from qa.config import Config
-    from qa.llm import make_llm
-
-    llm = make_llm(Config(cache_dir=Path.home() / ".cache" / "qa", llm="local").validated())
-    try:
-        a = with_llm(assistant, llm).ask(question)
-    finally:
-        llm.close()
+def test_real_local_model_answers_with_verified_citations(assistant, local_llm, question, source, fact):
+    a = with_llm(assistant, local_llm).ask(question)
     assert not a.refused, a.note
     assert a.citations and all(c.verified for c in a.citations)
-    assert any(c.source.startswith(source) for c in a.citations)
-    assert fact.casefold() in a.text.casefold()
+    assert any(c.source.startswith(source) for c in a.citations), (a.text, a.note)
+    assert fact.casefold() in a.text.casefold(), (a.text, a.note)
+    assert a.timings["first_token_s"] is not None
+
+
+@pytest.mark.slow
+def test_real_local_model_refuses_what_the_articles_do_not_say(assistant, local_llm):
+    a = with_llm(assistant, local_llm).ask("What is the population of Wonsan?")
+    assert a.refused and not a.citations
