@@ -161,7 +161,7 @@ class Assistant:
         if INSTRUCTION.search(q):
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
-        if not ranked or ranked[0].score < OFF_TOPIC:
+        if not ranked or max(s.similarity for s in ranked) < OFF_TOPIC:
             yield done(self._refusal(lang, "no passage is close enough to the question", base))
             return
         if self.llm is None:
@@ -216,7 +216,7 @@ class Assistant:
         """Quote the best evidence sentence (plus other articles' figures), verified by construction."""
         fitting = [s for s in ranked[:4] if _fits(base["question"], passages[s.n - 1].text[s.start:s.end])
                    and s.score >= ranked[0].score - QUOTE_MARGIN]
-        if ranked[0].score < EXTRACTIVE_MIN or not fitting:
+        if not fitting or fitting[0].similarity < EXTRACTIVE_MIN:
             why = "no sentence matches the question closely enough to quote" if fitting else \
                 "no close sentence states the kind of fact asked for (a figure or a date)"
             return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
