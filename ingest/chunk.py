@@ -14,6 +14,7 @@ from typing import Callable
 
 import sentencex
 
+from ingest.load import DATE_LINE
 from qa.types import Article, Passage
 
 TARGET_TOKENS = 200
@@ -55,6 +56,10 @@ def split_sentences(text: str, lang: str | None) -> list[Span]:
         sentences.append((s, e, para))
         para = False
     for s, e, para in sentences:
+        dated = DATE_LINE.match(text[s:e])  # a leading "date 2024-11" is the article's metadata, not its first words
+        if dated and s + dated.end() < e:
+            spans.append(Span(s, s + dated.end(), para))
+            s, para = _trim(text, s + dated.end(), e)[0], False
         for piece_s, piece_e in _split_lines(text, s, e):
             spans.append(Span(piece_s, piece_e, para or bool(spans and "\n\n" in text[spans[-1].end:piece_s])))
             para = False

@@ -22,7 +22,7 @@ HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
 MIN_LETTERS = 20  # fewer letters than this is no article (a menu, a caption, a stray note)
 
-_DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
+DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
 _HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 
@@ -174,7 +174,7 @@ def _headline(text: str) -> str | None:
     """The first line, when it reads as a headline: short, followed by a blank line, no closing punctuation."""
     lines = text.lstrip("\ufeff").split("\n")
     first = lines[0].strip()
-    if not first or _DATE_LINE.match(first) or len(first) > 200 or _HEADLINE_END.search(first):
+    if not first or DATE_LINE.match(first) or len(first) > 200 or _HEADLINE_END.search(first):
         return None
     if len(lines) > 1 and lines[1].strip():
         return None
@@ -187,5 +187,5 @@ def _markdown_title(text: str) -> str | None:
 
 
 def _leading_date(text: str) -> str | None:
-    m = _DATE_LINE.match(text.lstrip("\ufeff")[:200])
+    m = DATE_LINE.match(text.lstrip("\ufeff")[:200])
     return m.group(1) if m else None

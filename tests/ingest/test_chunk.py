@@ -138,3 +138,13 @@ def test_paragraphs_start_new_passages_once_one_is_half_full(embedder):
     passages = chunk(a, embedder.token_count)
     assert 100 < embedder.token_count(para) < 200  # each paragraph fills a passage more than half
     assert [p.start for p in passages] == [0, *(m.end() for m in re.finditer(r"\n\n", text))]
+
+
+@pytest.mark.parametrize("text,lang", [
+    (" date 2024-11 Ministrja e Jashtme njoftoi gjatë një vizite në Moskë. Ajo tha më shumë.", "sq"),
+    ("Published: 2025-03-02\nThe minister said so on Monday. He said more.", "en"),
+])
+def test_a_leading_date_marker_is_its_own_span_not_the_first_words_of_a_sentence(text, lang):
+    got = sentences(text, lang)
+    assert re.fullmatch(r"(?i)(date|published:) 20\d\d-\d\d(-\d\d)?", got[0])
+    assert got[1].startswith(("Ministrja", "The minister"))
