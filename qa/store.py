@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,6 +18,7 @@ from qa.errors import EmbedderMismatch, StoreError
 log = logging.getLogger(__name__)
 
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400, "max_neighbors": 32}
+LOCK_WAIT_S = 15.0  # how long a store whose database another program holds is waited for before giving up
 META_KEYS = ("source", "path", "title", "date", "lang", "start", "end", "article_sha", "chunk", "chunks")
 
 
@@ -69,10 +71,36 @@ def _client(config: Config, create: bool):
             raise StoreError(f"cannot create the store folder {path}: {e.strerror}") from None
     if not os.access(path, os.W_OK):  # Chroma's SQLite writes beside its database even to read it
         raise StoreError(f"the store folder {path} is not writable; fix its permissions or pass another --store")
+    _check_not_locked(path / "chroma.sqlite3")
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as e:
         raise StoreError(f"cannot open the store at {path}: {e}. If it is damaged, move it aside and ingest again.") from None
+
+
+def _check_not_locked(db: Path) -> None:
+    """Chroma waits forever for a database another program holds locked; we wait ``LOCK_WAIT_S``, then say so.
+
+    Taking the write lock for an instant (and releasing it) waits out a concurrent writer's short
+    transactions, and changes nothing in the file.
+    """
+    if not db.is_file():
+        return
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=LOCK_WAIT_S, isolation_level=None)
+    except sqlite3.Error:
+        return  # not openable at all: Chroma's own error says more
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise StoreError(f"the store at {db.parent} is locked by another program (its database stayed "
+                             f"locked for {LOCK_WAIT_S:.0f} s); close that program and try again") from None
+    except sqlite3.Error:
+        pass  # a damaged file: Chroma's own error says more
+    finally:
+        con.close()
 
 
 def open_store(config: Config, embedder_name: str, dim: int, create: bool = False) -> Store:
@@ -93,8 +121,9 @@ def open_store(config: Config, embedder_name: str, dim: int, create: bool = Fals
         raise StoreError(f"cannot open collection {config.collection!r} at {config.store_location}: {e}") from None
     meta = col.metadata or {}
     if meta.get("embedder") != embedder_name or meta.get("dim") != dim:
+        built = (f"was built with embedder {meta['embedder']!r} (dim {meta.get('dim')})" if meta.get("embedder")
+                 else "records no embedder (made by an older qa or another program)")
         raise EmbedderMismatch(
-            f"the store at {config.store_location} was built with embedder {meta.get('embedder')!r} "
-            f"(dim {meta.get('dim')}), not {embedder_name!r} (dim {dim}). Ingest into a new --store, "
-            "or delete this one and ingest again.")
+            f"the store at {config.store_location} {built}, not {embedder_name!r} (dim {dim}). "
+            "Ingest into a new --store, or delete this one and ingest again.")
     return Store(collection=col, location=config.store_location)
