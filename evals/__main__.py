@@ -4,6 +4,7 @@
                     [--compare OLD.json] [--baseline FILE] [--store DIR] [--cases FILE]
     python -m evals xquad ...   cross-lingual retrieval on XQuAD (evals/xquad.py)
     python -m evals bench ...   speed and scale (evals/bench.py)
+    python -m evals load ...    many chat sessions at once against the page (evals/load.py)
 
 Exit status: 0 done (and the baseline, if given, is met), 3 a metric is below the baseline (named on
 stderr), 1 nothing could be scored (bad cases file, store, flag or model), 2 usage errors.
@@ -26,7 +27,7 @@ from qa.config import LLM_MODES
 from qa.errors import QAError
 from qa.retrieve import check_k
 
-SUBCOMMANDS = {"xquad": "evals.xquad", "bench": "evals.bench"}
+SUBCOMMANDS = {"xquad": "evals.xquad", "bench": "evals.bench", "load": "evals.load"}
 REGRESSION = 3
 
 
