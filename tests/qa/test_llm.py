@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.answer import Assistant
 from qa.config import Config
 from qa.errors import ConfigError, LLMError
 from qa.llm import LocalLLM, ModelSpec, OpenAILLM, ensure_model, make_llm
@@ -76,6 +78,9 @@ class Handler(BaseHTTPRequestHandler):
             "wrong-shape": [b'data: {"choices": "nope"}\n\n'],
             "endless": [_chunk("tok ")] * 5000,
             "stream-error": [_chunk("Hel"), b'data: {"error": {"message": "ran out of memory"}}\n\n'],
+            "cites-99": [_chunk("European leaders will meet in Paris on Thursday [99]. "),
+                         _chunk("They will discuss aid for Ukraine [1][99].")],
+            "huge-deltas": [_chunk("Paris " * 20_000)] * 3,
         }[mode]
         self._send(200, "text/event-stream", b"".join(stream) + b"data: [DONE]\n\n")
 
@@ -171,6 +176,30 @@ def test_a_server_ignoring_max_tokens_is_cut(fake, caplog):
     parts = list(llm.stream(MESSAGES, max_tokens=7))
     assert parts == ["tok "] * 7
     assert "reply cut at max_tokens=7" in caplog.text
+
+
+# --- what the user gets when the endpoint misbehaves: the answer chain on the real store -------------
+
+PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+
+
+def test_a_draft_citing_a_passage_that_does_not_exist_never_shows_it(fake, assistant):
+    fake.mode = "cites-99"
+    a = Assistant(assistant.config, assistant.embedder, assistant.store,
+                  OpenAILLM(fake.url, "m", KEY, timeout=10)).ask(PARIS)
+    assert "[99]" not in a.text and a.citations and all(1 <= c.n <= len(a.passages) for c in a.citations)
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", a.text)} <= set(range(1, len(a.passages) + 1))
+    assert all(c.verified for c in a.citations) and "Paris" in a.text
+
+
+@pytest.mark.parametrize("mode", ["endless", "huge-deltas"])
+def test_an_enormous_reply_is_cut_and_the_answer_stays_short(fake, assistant, mode):
+    fake.mode = mode
+    a = Assistant(assistant.config, assistant.embedder, assistant.store,
+                  OpenAILLM(fake.url, "m", KEY, timeout=10)).ask(PARIS)
+    # "Paris Paris ..." restates nothing the passages say: the reply is cut, then replaced by a quote
+    assert a.mode == "extractive" and "could not be verified" in a.note, (a.mode, a.note)
+    assert len(a.text) < 2000 and "Paris Paris" not in a.text and a.citations[0].verified
 
 
 # --- the factory -------------------------------------------------------------------------------------
@@ -369,3 +398,24 @@ def test_a_model_the_server_cannot_load_fails_fast_with_its_log(tmp_path):
     assert llm.status.startswith("failed: the local model server exited")
     llm.close()
     assert llm.server.log_path.is_file()  # kept for reading
+
+
+@pytest.mark.slow
+def test_the_local_server_dying_mid_answer_gives_a_quote_and_the_next_question_restarts_it(local_llm, assistant):
+    qa = Assistant(assistant.config, assistant.embedder, assistant.store, local_llm)
+    local_llm.start()
+    first = local_llm.server.pid
+    items = []
+    for item in qa.stream(PARIS):
+        if isinstance(item, str) and not items:
+            os.kill(first, signal.SIGKILL)  # the model has started writing: its server dies mid-answer
+        items.append(item)
+    final = items[-1]
+    assert any(isinstance(i, str) for i in items[:-1]), "nothing was streamed before the server died"
+    assert final.mode == "extractive" and not final.refused and final.citations, final
+    assert "the local model server stopped (exit code -9); it is started again on the next question" in final.note
+    assert "this answer quotes the articles directly" in final.note and "Paris" in final.citations[0].quote
+    again = qa.ask(PARIS)
+    assert again.mode == "llm" and not again.refused and "Paris" in again.text, (again.text, again.note)
+    assert local_llm.server.pid not in (None, first) and _gone(first)
+    local_llm.close()
