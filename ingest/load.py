@@ -5,6 +5,7 @@ HTML goes through trafilatura, which is built to find the main text, title and d
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -63,7 +64,12 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
     seen: set[Path] = set()
     unique = []
     for f in files:
-        r = f.resolve()
+        try:
+            r = f.resolve(strict=True)
+        except (OSError, RuntimeError) as e:  # a dangling link, or one that points to itself
+            why = "a symbolic link loop" if isinstance(e, RuntimeError) or e.errno == errno.ELOOP else e.strerror
+            rejected.append(FileRejected(str(f), f"cannot read it ({why})"))
+            continue
         if r not in seen:
             seen.add(r)
             unique.append(f)
