@@ -161,10 +161,34 @@ def detect_language(text: str, short: bool = False) -> str | None:
     return _identifier(short).classify(sample)[0]
 
 
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _visible(html: str):
+    """The page as an lxml tree without the elements a reader never sees (``hidden``, ``aria-hidden``,
+    ``display:none``, ``visibility:hidden``): hidden text is where instructions for language models get
+    planted, and it is no part of the article. The raw text if it does not parse.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return html
+    hidden = [el for el in tree.iter() if isinstance(el.tag, str) and (
+        el.get("hidden") is not None or el.get("aria-hidden", "").lower() == "true"
+        or _HIDDEN_STYLE.search(el.get("style", "")))]
+    for el in hidden:
+        if el.getparent() is not None:
+            el.drop_tree()
+    return tree
+
+
 def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
+    doc = trafilatura.bare_extraction(_visible(html), with_metadata=True, include_comments=False, include_tables=False,
                                       favor_precision=True)
     text = getattr(doc, "text", None) or ""
     if _letters(text) < MIN_LETTERS:  # trafilatura may return a menu's "Home" from a page with no article
