@@ -97,24 +97,33 @@ def repair_index(store: Store) -> int:
 
     Chroma's local vector index is not crash-safe: a SIGKILL while it saves can leave passages that are
     stored, with their vectors, but never returned by a search (seen in the kill test, 1-4 articles in 200).
-    Each article's passages are searched for with their own vectors, restricted to that article; the
-    passages of an article where one is missing are deleted and written again from the stored rows.
+    The passages of every article where :func:`unsearchable` finds one are deleted and written again from
+    the stored rows.
     """
-    broken: dict[str, list] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
+    paths = unsearchable(store)
+    rows = [store.collection.get(where={"path": path}, include=["embeddings", "documents", "metadatas"])
+            for path in paths]
+    broken = {key: [x for r in rows for x in r[key]] for key in ("ids", "embeddings", "documents", "metadatas")}
+    if broken["ids"]:
+        log.warning("the last ingest was killed and left %d passages of %d articles unsearchable; writing them "
+                    "again", len(broken["ids"]), len(paths))
+        store.collection.delete(ids=broken["ids"])
+        for i in range(0, len(broken["ids"]), WRITE_BATCH * 4):
+            store.collection.add(**{key: values[i:i + WRITE_BATCH * 4] for key, values in broken.items()})
+    return len(broken["ids"])
+
+
+def unsearchable(store: Store) -> list[str]:
+    """Paths of the articles with a passage that a search with its own vector, restricted to the article,
+    does not return. One query per article: only worth it after a killed run."""
+    bad = []
     for path in sorted({m["path"] for m in store.all_metadata().values()}):
-        rows = store.collection.get(where={"path": path}, include=["embeddings", "documents", "metadatas"])
+        rows = store.collection.get(where={"path": path}, include=["embeddings"])
         found = store.collection.query(query_embeddings=rows["embeddings"], n_results=len(rows["ids"]),
                                        where={"path": path}, include=[])["ids"]
         if any(pid not in hits for pid, hits in zip(rows["ids"], found)):
-            for key in broken:
-                broken[key].extend(rows[key])
-    if broken["ids"]:
-        log.warning("the last ingest was killed and left %d passages unsearchable; writing them again",
-                    len(broken["ids"]))
-        store.collection.delete(ids=broken["ids"])
-        for i in range(0, len(broken["ids"]), WRITE_BATCH * 4):
-            store.collection.add(**{key: rows[i:i + WRITE_BATCH * 4] for key, rows in broken.items()})
-    return len(broken["ids"])
+            bad.append(path)
+    return bad
 
 
 def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
