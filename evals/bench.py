@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -44,14 +43,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from evals.xquad import DEFAULT_DATA, _positive, write
 from ingest.chunk import chunk, split_sentences
 from ingest.load import load
 from qa.config import BUNDLED_ARTICLES, PROJECT_DIR, Config
 from qa.errors import InputError, QAError
 
-log = logging.getLogger(__name__)
 
-DEFAULT_DATA = PROJECT_DIR.parent / "shared" / "benchmarks" / "xquad"
 DEFAULT_WORK = PROJECT_DIR / "reports" / "bench"
 PARTS = ("embed", "ingest", "scale", "query", "answer")
 SEED = 8
@@ -611,16 +609,6 @@ def table(result: dict) -> str:
 
 # --- command line ------------------------------------------------------------------------------------
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return n
-
-
 def _seconds(text: str) -> float:
     try:
         n = float(text)
@@ -688,19 +676,11 @@ def main(argv: list[str] | None = None) -> int:
             result[part]["bench_seconds"] = round(time.perf_counter() - t, 1)
             print(table({part: result[part]}), flush=True)
             if a.out:
-                _write(a.out, result)
+                write(a.out, result)
     except QAError as e:
         print(f"evals bench: error: {e}", file=sys.stderr)
         return 1
     return 0
-
-
-def _write(path: Path, result: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot write {path}: {e.strerror}; pass another --out") from None
 
 
 if __name__ == "__main__":
