@@ -78,52 +78,9 @@ def sync(paths: list[Path], store: Store, embedder: Embedder, config: Config, pr
         raise StoreBusy(f"another ingest is writing to {config.store_location}; wait for it to finish and run "
                         "this again") from None
     try:
-        marker = None if config.chroma_url else Path(config.store) / f".ingest-{config.collection}.unfinished"
-        killed_before = marker is not None and marker.exists()
-        if marker is not None:
-            marker.touch()
-        if killed_before:
-            repair_index(store)
-        report = _sync(paths, store, embedder, config, prune, progress)
-        if marker is not None:
-            marker.unlink()
-        return report
+        return _sync(paths, store, embedder, config, prune, progress)
     finally:
         lock.release()
-
-
-def repair_index(store: Store) -> int:
-    """After a run that was killed, make every passage findable again; returns how many were rewritten.
-
-    Chroma's local vector index is not crash-safe: a SIGKILL while it saves can leave passages that are
-    stored, with their vectors, but never returned by a search (seen in the kill test, 1-4 articles in 200).
-    The passages of every article where :func:`unsearchable` finds one are deleted and written again from
-    the stored rows.
-    """
-    paths = unsearchable(store)
-    rows = [store.collection.get(where={"path": path}, include=["embeddings", "documents", "metadatas"])
-            for path in paths]
-    broken = {key: [x for r in rows for x in r[key]] for key in ("ids", "embeddings", "documents", "metadatas")}
-    if broken["ids"]:
-        log.warning("the last ingest was killed and left %d passages of %d articles unsearchable; writing them "
-                    "again", len(broken["ids"]), len(paths))
-        store.collection.delete(ids=broken["ids"])
-        for i in range(0, len(broken["ids"]), WRITE_BATCH * 4):
-            store.collection.add(**{key: values[i:i + WRITE_BATCH * 4] for key, values in broken.items()})
-    return len(broken["ids"])
-
-
-def unsearchable(store: Store) -> list[str]:
-    """Paths of the articles with a passage that a search with its own vector, restricted to the article,
-    does not return. One query per article: only worth it after a killed run."""
-    bad = []
-    for path in sorted({m["path"] for m in store.all_metadata().values()}):
-        rows = store.collection.get(where={"path": path}, include=["embeddings"])
-        found = store.collection.query(query_embeddings=rows["embeddings"], n_results=len(rows["ids"]),
-                                       where={"path": path}, include=[])["ids"]
-        if any(pid not in hits for pid, hits in zip(rows["ids"], found)):
-            bad.append(path)
-    return bad
 
 
 def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
