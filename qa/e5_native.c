@@ -86,21 +86,26 @@ static void matmul_vnni(const block_q4_0 *W, const float *bias, const int8_t *aq
     }
 }
 
-/* Softmax attention of token t, head h over its own text's tokens [s0, s1); 32-wide heads in registers. */
-static void attend32(const float *q, const float *k, const float *v, float *ctx, float *prob, int H, int t, int h,
-                     int s0, int s1, float scale) {
+/* Softmax attention of token t, head h over its own text's tokens [s0, s1), for 32-wide heads. The keys
+ * come transposed (kT[H][T]), so 16 scores are one vector; the context stays in two registers. */
+static void attend32(const float *q, const float *kT, const float *v, float *ctx, float *prob, int H, int T, int t,
+                     int h, int s0, int s1, float scale) {
     const float *qh = q + (size_t)t * H + h * 32;
-    const __m512 q0 = _mm512_loadu_ps(qh), q1 = _mm512_loadu_ps(qh + 16);
-    float mx = -1e30f;
-    for (int s = s0; s < s1; s++) {
-        const float *kh = k + (size_t)s * H + h * 32;
-        float d = _mm512_reduce_add_ps(_mm512_fmadd_ps(q1, _mm512_loadu_ps(kh + 16),
-                                                       _mm512_mul_ps(q0, _mm512_loadu_ps(kh)))) * scale;
-        prob[s - s0] = d;
-        if (d > mx) mx = d;
+    const float *kh = kT + (size_t)h * 32 * T;
+    const int n = s1 - s0;
+    __m512 mv = _mm512_set1_ps(-1e30f);
+    for (int s = 0; s < n; s += 16) {
+        const __mmask16 live = n - s >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - s)) - 1);
+        __m512 d = _mm512_setzero_ps();
+        for (int e = 0; e < 32; e++)
+            d = _mm512_fmadd_ps(_mm512_set1_ps(qh[e]), _mm512_maskz_loadu_ps(live, kh + (size_t)e * T + s0 + s), d);
+        d = _mm512_mul_ps(d, _mm512_set1_ps(scale));
+        _mm512_mask_storeu_ps(prob + s, live, d);
+        mv = _mm512_mask_max_ps(mv, live, mv, d);
     }
+    const float mx = _mm512_reduce_max_ps(mv);
     float sum = 0.f;
-    for (int s = 0; s < s1 - s0; s++) {
+    for (int s = 0; s < n; s++) {
         prob[s] = expf(prob[s] - mx);
         sum += prob[s];
     }
@@ -126,6 +131,7 @@ static int forward_batch_native(e5_model *m, const int *ids, const int *pos, con
     const size_t TH = (size_t)T * H;
     float *x = malloc(TH * sizeof(float)), *q = malloc(TH * sizeof(float)), *k = malloc(TH * sizeof(float));
     float *v = malloc(TH * sizeof(float)), *ctx = malloc(TH * sizeof(float)), *tmp = malloc(TH * sizeof(float));
+    float *kT = malloc(TH * sizeof(float));
     float *mid = malloc((size_t)T * FF * sizeof(float));
     int8_t *aq = malloc((size_t)T * FF);
     float *ad = malloc((size_t)T * (FF / QK) * sizeof(float));
@@ -147,13 +153,16 @@ static int forward_batch_native(e5_model *m, const int *ids, const int *pos, con
         matmul_vnni(ly->qw, ly->qb, aq, ad, as, q, T, H, H);
         matmul_vnni(ly->kw, ly->kb, aq, ad, as, k, T, H, H);
         matmul_vnni(ly->vw, ly->vb, aq, ad, as, v, T, H, H);
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < H; i++) /* kT = k transposed: row i holds feature i of every token */
+            for (int t = 0; t < T; t++) kT[(size_t)i * T + t] = k[(size_t)t * H + i];
 #pragma omp parallel
         {
-            float *prob = malloc(sizeof(float) * (size_t)m->MAXP);
+            float *prob = malloc(sizeof(float) * ((size_t)m->MAXP + 16));
 #pragma omp for collapse(2) schedule(static)
             for (int t = 0; t < T; t++)
                 for (int h = 0; h < NH; h++)
-                    attend32(q, k, v, ctx, prob, H, t, h, sstart[t], send[t], scale);
+                    attend32(q, kT, v, ctx, prob, H, T, t, h, sstart[t], send[t], scale);
             free(prob);
         }
         quantize_acts(ctx, T, H, aq, ad, as);
@@ -177,7 +186,7 @@ static int forward_batch_native(e5_model *m, const int *ids, const int *pos, con
         const float n = (float)(segoff[g + 1] - segoff[g]);
         for (int i = 0; i < H; i++) o[i] /= n;
     }
-    free(x); free(q); free(k); free(v); free(ctx); free(tmp); free(mid); free(aq); free(ad); free(as);
+    free(x); free(q); free(k); free(kT); free(v); free(ctx); free(tmp); free(mid); free(aq); free(ad); free(as);
     return 0;
 }
 #else
