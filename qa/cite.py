@@ -34,6 +34,7 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-ÞĆČŠŽ][\w’'\-]{2,}")
 # Words that address the assistant, not the reader: in a question they ask for something other than the
 # articles' content; in an article they are an injection attempt, and such a sentence is never evidence.
 INSTRUCTION = re.compile(r"(system prompt|system notice|from now on|answer every question|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
+                        r"(repeat|print|show|output) (the |all |everything )?(text|words|lines|message)s? (above|before)|"
                         r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|message système|tes consignes|vos consignes|"
                         r"instructions précédentes|"
                         r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)

@@ -41,7 +41,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 CANDIDATES = 20  # passages fetched from Chroma before the sentence rerank
 MIN_WORDS = 4  # shorter lines (a lone "Comments", a byline) are page furniture, not evidence...
-MIN_CHARS = 25  # ...unless long enough in characters: Chinese or Japanese have no spaces between words
+MIN_CHARS = 25  # ...unless it has this many Chinese, Japanese or Korean characters (no spaces between words)
 CONTEXT = 0.4  # weight of the passage's own similarity in its sentences' rank scores (0.3-0.6 rank alike)
 
 
@@ -95,7 +95,10 @@ class Retriever:
     def evidence(self, question: str, k: int) -> tuple[list[Passage], list[Scored]]:
         """The ``k`` best passages (score = their best sentence's) and all their sentences, best first."""
         nodes = self._index.as_retriever(similarity_top_k=max(k, CANDIDATES)).retrieve(question)
-        candidates = [to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score) for n in nodes]
+        # A long-lived process keeps the vector index Chroma loaded first; passages another process deleted
+        # since come back from it without their metadata, and are gone for good: skip them.
+        candidates = [to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score) for n in nodes
+                      if "source" in n.node.metadata]
         if not candidates:
             return [], []
         spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)
@@ -144,5 +147,6 @@ def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
 def _evidence_like(sentence: str) -> bool:
     if INSTRUCTION.search(sentence):
         return False
-    return len(sentence.split()) >= MIN_WORDS or len(sentence) >= MIN_CHARS
+    unspaced = sum(1 for c in sentence if "\u3040" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af")
+    return len(sentence.split()) >= MIN_WORDS or unspaced >= MIN_CHARS
 
