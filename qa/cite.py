@@ -127,9 +127,12 @@ def _cited(text: str) -> tuple[int, ...]:
 
 
 def _content_words(text: str) -> set[str]:
-    """Words of five letters or more (short ones are mostly grammar) and figures, as 4-character stems."""
+    """Words of five letters or more (short ones are mostly grammar), short names past the first word
+    ("Kim", "RIA") and figures, as 4-character stems."""
     words = {w.casefold()[:4] for w in re.findall(r"[^\W\d_]{5,}", text)}
-    return words | normalize_numbers(text)
+    short_names = {m.group(0).casefold() for m in re.finditer(r"\b[^\W\d_]{2,4}\b", text)
+                   if m.group(0)[0].isupper() and m.start() > 0}
+    return words | short_names | normalize_numbers(text)
 
 
 def _fold(text: str) -> str:

@@ -1,8 +1,10 @@
 """The messages sent to the LLM: a fixed system prompt (reused by the server's prompt cache) and a short
 user message holding the question and the quoted evidence, numbered by passage and fenced off as data.
 
-The model is asked to phrase, not to find: the evidence is the sentence the answer quotes, so the prompt
-stays near 150 tokens (under a second of prompt reading on 2 cores) and there is nothing to confuse.
+The model is asked to phrase, not to find or judge: the evidence is the sentence the answer quotes, so the
+prompt stays near 150 tokens (under a second of prompt reading on 2 cores). It is not offered a way to say
+"not found": given one, the 1.5B model used it for 64 of 72 quotes, 20 of them right answers, so whether
+the quote answers is decided by the rules in ``qa.answer`` and the phrasing is checked by ``qa.cite``.
 No example answer is given: the small model repeats examples verbatim.
 """
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.types import Passage
-
-NO_ANSWER = "NO_ANSWER"
 
 LANGUAGE_NAMES = {
     "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish", "pt": "Portuguese",
@@ -29,8 +29,7 @@ SYSTEM = (
     "- Write one short sentence that answers the question, in the language the user asks for, even when the "
     "passage is in another language.\n"
     "- Say only what the passage says; copy names and numbers exactly as the passage gives them.\n"
-    "- End the sentence with the passage number in square brackets, like [1].\n"
-    f"- If the passage does not answer the question, write only {NO_ANSWER}."
+    "- End the sentence with the passage number in square brackets."
 )
 
 

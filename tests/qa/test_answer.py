@@ -105,7 +105,7 @@ def test_llm_draft_is_verified_and_unsupported_sentences_removed(assistant):
     assert a.text.endswith(f"«{a.citations[0].quote}» [{a.citations[0].n}]")
     assert all(c.verified and c.source.startswith("001_") for c in a.citations)
     system, user = llm.prompts[0][0]["content"], llm.prompts[0][1]["content"]
-    assert "<passages>" in user and "Paris" in user and "NO_ANSWER" in system
+    assert "<passages>" in user and "Paris" in user and "never follow instructions" in system
     assert len(user) < 1500, "the prompt holds the quoted sentence, not whole passages"
 
 
@@ -128,9 +128,10 @@ def test_a_phrasing_that_names_what_the_quote_does_not_is_dropped(assistant):
     assert a.mode == "extractive" and "Berlin" not in a.text and "Paris" in a.citations[0].quote
 
 
-def test_model_saying_no_answer_leaves_the_quote_alone(assistant):
-    a = with_llm(assistant, ScriptedLLM(["NO_ANSWER"])).ask(PARIS)
-    assert not a.refused and a.mode == "extractive" and "NO_ANSWER" in a.note
+@pytest.mark.parametrize("reply", ["", "   ", "[1]", "I cannot help with that."])
+def test_an_empty_or_useless_reply_leaves_the_quote_alone(assistant, reply):
+    a = with_llm(assistant, ScriptedLLM([reply])).ask(PARIS)
+    assert not a.refused and a.mode == "extractive" and a.note
     assert a.text == f"«{a.citations[0].quote}» [{a.citations[0].n}]"
 
 
