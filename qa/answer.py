@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+import numpy as np
+
 from ingest.load import detect_language
 from qa.cite import INSTRUCTION, MARKER, NUMBER_WORDS, Verifier, normalize_numbers
 from qa.config import Config
@@ -43,6 +45,12 @@ OFF_TOPIC = 0.80
 EXTRACTIVE_MIN = 0.81
 QUOTE_MARGIN = 0.03  # a sentence ranked this close to the best may be quoted instead when only it fits the question
 POOL = 6  # evidence sentences that may be quoted: the fact's sentence is among the best 6 for 59/70 eval cases
+# A question in two parts: a second question word after "and" (or a comma), or two question marks.
+_QWORDS = (r"what|when|who|whom|where|which|how|why|che|cosa|quale|quali|quando|chi|come|dove|quanto|quanti|perch[eé]|"
+           r"was|wann|wer|wen|wie|wo|welche[nrs]?|warum|que|quoi|quel(le)?s?|quand|qui|comment|o[uù]|combien|pourquoi|"
+           r"qu[eé]|cu[aá]ndo|qui[eé]n|c[oó]mo|d[oó]nde|cu[aá]nt[oa]s?|cu[aá]l|kur|çfarë|kush|si|ku|sa|pse|cil[ia]")
+TWO_PARTS = re.compile(rf"(\b(and|e|ed|und|et|y|dhe)\b|,)\s+(\w+\s+){{0,2}}({_QWORDS})\b|\?.+\?|"
+                       r"و(متى|ما|من|كم|أين|في أي|ماذا)", re.I)
 _BRACKETED = re.compile(r"\[[^\[\]]{1,80}\]")  # "[001_x.txt]" and other brackets that are not "[n]" markers
 ANSWER_TOKENS = 96  # one sentence, in any script
 # Questions whose answer is a figure: an answer (or quote) without a number cannot be the answer.
@@ -227,9 +235,31 @@ class Assistant:
     def _quote(self, s: Scored, ranked: list[Scored], passages: list[Passage], base: dict, note: str | None) -> Answer:
         """The sentence quoted verbatim (plus other articles' figures), verified by construction."""
         chosen = [_citation(s, passages)]
-        text, citations = self._disagreement(base["question"], f"«{chosen[0].quote}» [{s.n}]", chosen, ranked, passages)
+        second = self._second_part(base["question"], s, ranked, passages)
+        if second is not None:
+            chosen.append(_citation(second, passages))
+        quoted = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
+        text, citations = self._disagreement(base["question"], quoted, chosen, ranked, passages)
         return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),
                       verified=len(citations), dropped=0, note=note, timings={}, **base)
+
+    def _second_part(self, question: str, first: Scored, ranked: list[Scored], passages: list[Passage]) -> Scored | None:
+        """For a question in two parts ("how much ..., and which envoy ...?"), the sentence that best matches the
+        second part alone, when it is close enough and is not the first quote.
+
+        The sentences that match the whole question best mostly answer its first part.
+        """
+        m = TWO_PARTS.search(question)
+        if not m:
+            return None
+        quoted = passages[first.n - 1].text[first.start:first.end]
+        pool = [s for s in ranked[:2 * POOL] if passages[s.n - 1].text[s.start:s.end] != quoted]
+        if not pool:
+            return None
+        sims = self.embedder.passages([passages[s.n - 1].text[s.start:s.end] for s in pool]) @ \
+            self.embedder.queries([question[m.start():]])[0]
+        best = int(np.argmax(sims))
+        return pool[best] if sims[best] >= OFF_TOPIC else None
 
     def _disagreement(self, question: str, text: str, citations: list[Citation], ranked: list[Scored],
                       passages: list[Passage]) -> tuple[str, list[Citation]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.sync import sync
-from qa.answer import Assistant
+from qa.answer import TWO_PARTS, Assistant
 from qa.config import BUNDLED_ARTICLES
 from qa.errors import InputError, LLMError
 from qa.llm import OpenAILLM
@@ -254,3 +254,21 @@ def test_real_local_model_answers_with_verified_citations(assistant, local_llm, 
 def test_real_local_model_refuses_what_the_articles_do_not_say(assistant, local_llm):
     a = with_llm(assistant, local_llm).ask("What is the population of Wonsan?")
     assert a.refused and not a.citations
+
+
+@pytest.mark.parametrize("question,two", [
+    ("How many troops went to Russia, and when might Pyongyang send more?", True),
+    ("Wann haben sie den Pakt unterzeichnet, und was versprechen sie einander?", True),
+    ("¿Cuántos soldados hay en Rusia? ¿Coinciden las cifras?", True),
+    ("متى وقّعت موسكو وبيونغ يانغ اتفاقهما، وفي أي مناسبة؟", True),
+    ("Where are European leaders meeting on Thursday to discuss aid for Ukraine?", False),
+    ("Who did Lavrov and Choe meet?", False),
+])
+def test_questions_in_two_parts_are_told_apart(question, two):
+    assert bool(TWO_PARTS.search(question)) is two
+
+
+def test_a_question_in_two_parts_quotes_two_different_sentences(assistant):
+    a = assistant.ask("How much money will the G7 lend Ukraine, and which US envoy is expected in Kyiv?")
+    assert not a.refused and len({(c.source, c.start) for c in a.citations}) >= 2
+    assert all(f"«{c.quote}»" in a.text for c in a.citations)
