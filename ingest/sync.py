@@ -134,8 +134,13 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
 
 
 def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, bar) -> None:
-    """Embed and upsert every passage of these articles, then delete what their old versions left."""
-    rows = [(a, i, len(ps), p) for a, ps in batch for i, p in enumerate(ps)]
+    """Embed and write the passages of these articles not yet stored, then delete what old versions left.
+
+    A passage already stored under its id is identical (the id names the article's text); that happens
+    after a killed run. Writing it again would also break Chroma's local vector index: upserting unchanged
+    rows left passages that a search never returns (206 of 432 in a test store), in every later process.
+    """
+    rows = [(a, i, len(ps), p) for a, ps in batch for i, p in enumerate(ps) if p.id not in stored.get(a.path, ())]
     before = embedder.engine_calls
     vectors = embedder.passages([p.text for *_, p in rows])
     report.embedded += embedder.engine_calls - before
