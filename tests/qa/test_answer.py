@@ -237,8 +237,9 @@ def local_llm():
     ("Dove si incontreranno giovedì i leader europei per discutere gli aiuti all'Ucraina?", "001_", ("Parigi", "Paris")),
     ("Wie viel Geld wollen die G7-Staaten der Ukraine leihen?", "002_", ("50",)),
     ("Combien de soldats nord-coréens sont morts selon le renseignement britannique ?", "004_", ("6",)),
-    ("Who did Lavrov meet in Wonsan?", "004_", ("Kim",)),
-    ("¿Con quién se reunió Lavrov en Wonsan?", "004_", ("Kim",)),
+    # In Wonsan Lavrov met his counterpart Choe Son Hui and was received by Kim Jong Un: either answers.
+    ("Who did Lavrov meet in Wonsan?", "004_", ("Kim", "Choe")),
+    ("¿Con quién se reunió Lavrov en Wonsan?", "004_", ("Kim", "Choe")),
 ])
 def test_real_local_model_answers_with_verified_citations(assistant, local_llm, question, source, facts):
     a = with_llm(assistant, local_llm).ask(question)
