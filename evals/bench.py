@@ -647,7 +647,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m evals bench", description="Speed and scale: a table and JSON.")
     ap.add_argument("part", nargs="?", choices=(*PARTS, "all"), default="all", help="what to measure (default all)")
     ap.add_argument("--passages", type=_positive,
-                    help="corpus size: embed/ingest default 300, scale default 10000 (query reads the scale store)")
+                    help="corpus size of the part named: embed/ingest default 300, scale default 10000 (query reads "
+                         "the scale store of that size); `all` uses the defaults")
     ap.add_argument("--runs", type=_positive, default=3, help="runs per figure; the median is reported (default 3)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"XQuAD folder (default {DEFAULT_DATA})")
