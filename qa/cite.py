@@ -35,9 +35,11 @@ _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-ÞĆČŠŽ][\w’'\-]{2,}")
 # articles' content; in an article they are an injection attempt, and such a sentence is never evidence.
 INSTRUCTION = re.compile(r"(system prompt|system notice|from now on|answer every question|your (instructions|prompt|rules)|ignore (all |the |your )?(previous|above|prior)|"
                         r"(repeat|print|show|output) (the |all |everything )?(text|words|lines|message)s? (above|before)|"
-                        r"prompt di sistema|istruzioni precedenti|ignora (le|tutte)|invite système|message système|tes consignes|vos consignes|"
+                        r"prompt di sistema|istruzioni precedenti|ignora (le |tutte le )?(istruzioni|regole)|invite système|message système|tes consignes|vos consignes|"
                         r"instructions précédentes|"
-                        r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro|تعليمات|موجه النظام)", re.I)
+                        r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro(ni)? (udhëzimet|rregullat|të gjitha)|"
+                        r"تجاهل (جميع |كل )?التعليمات|التعليمات السابقة|التعليمات المخفية|ما قيل لك|موجه النظام|"
+                        r"hidden instructions|what you were told)", re.I)
 NUMBER_WORDS = {
     # English, French, German, Italian, Spanish, Albanian: the small numbers a news answer spells out.
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,

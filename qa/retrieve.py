@@ -101,8 +101,10 @@ class Retriever:
                       if "source" in n.node.metadata]
         if not candidates:
             return [], []
-        spans = [(i, sp) for i, p in enumerate(candidates) for sp in split_sentences(p.text, p.lang)
-                 if _evidence_like(p.text[sp.start:sp.end])]
+        # A passage that gives orders to the assistant is not news: none of its sentences is evidence, so
+        # its harmless neighbours cannot crowd real evidence out of the few sentences an answer looks at.
+        spans = [(i, sp) for i, p in enumerate(candidates) if not INSTRUCTION.search(p.text)
+                 for sp in split_sentences(p.text, p.lang) if _evidence_like(p.text[sp.start:sp.end])]
         qv = self.embedder.queries([question])[0]
         sims = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans]) @ qv
         langs = [candidates[i].lang for i, _ in spans]
@@ -145,8 +147,6 @@ def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
 
 
 def _evidence_like(sentence: str) -> bool:
-    if INSTRUCTION.search(sentence):
-        return False
     unspaced = sum(1 for c in sentence if "\u3040" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af")
     return len(sentence.split()) >= MIN_WORDS or unspaced >= MIN_CHARS
 
