@@ -4,7 +4,7 @@ The chain is retrieve -> decide -> quote -> phrase -> verify. Correctness comes 
 retrieval ranks the evidence sentences, rules decide whether the best of them states the kind of fact
 asked for (else the answer is a refusal that still lists the related passages), and that sentence is
 quoted verbatim with its citation. The LLM only phrases: it reads the question and the quoted sentence
-alone, and writes one sentence in the question's language, or says the quote does not answer. Its sentence
+alone, and writes one sentence in the question's language. Its sentence
 is kept only when ``qa.cite`` verifies it against the quote and every name it states is in the quote; the
 quote always stays. Measured on the eval cases, letting the 1.5B model read eight evidence sentences and
 write the answer scored worse (24% of answerable cases right) than quoting the best sentence (34%): it
@@ -46,7 +46,7 @@ EXTRACTIVE_MIN = 0.81
 QUOTE_MARGIN = 0.03  # a sentence ranked this close to the best may be quoted instead when only it fits the question
 CONFLICT_MARGIN = 0.08  # other articles' figures are shown from sentences ranked this close to the best (0.05: half the
 # disagreement cases found, 0.08: all that 0.12 finds)
-POOL = 6  # evidence sentences that may be quoted: the fact's sentence is among the best 6 for 59/70 eval cases
+POOL = 6  # evidence sentences that may be quoted (the fact's sentence is among the best 5 for 58/70 eval cases, 8: 65)
 # A question in two parts: a second question word after "and" (or a comma), or two question marks.
 _QWORDS = (r"what|when|who|whom|where|which|how|why|che|cosa|quale|quali|quando|chi|come|dove|quanto|quanti|perch[eé]|"
            r"was|wann|wer|wen|wie|wo|welche[nrs]?|warum|que|quoi|quel(le)?s?|quand|qui|comment|o[uù]|combien|pourquoi|"
@@ -181,7 +181,7 @@ class Assistant:
         if not ranked or max(s.similarity for s in ranked) < OFF_TOPIC:
             yield done(self._refusal(lang, "no passage is close enough to the question", base))
             return
-        quoted = self._extractive(lang, _candidates(q, ranked, passages), ranked, passages, base, None)
+        quoted = self._extractive(lang, _candidate(q, ranked, passages), ranked, passages, base, None)
         if quoted.refused or self.llm is None:
             yield done(quoted)
             return
@@ -223,10 +223,9 @@ class Assistant:
         return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="llm" if self.llm else "extractive",
                       citations=[], claims=claims, verified=0, dropped=dropped, note=why, timings={}, **base)
 
-    def _extractive(self, lang: str | None, candidates: list[Scored], ranked: list[Scored], passages: list[Passage],
+    def _extractive(self, lang: str | None, best: Scored | None, ranked: list[Scored], passages: list[Passage],
                     base: dict, note: str | None) -> Answer:
-        """Without an LLM to judge, quote the first candidate only when it is (nearly) the best match and close."""
-        best = candidates[0] if candidates else None
+        """Quote the candidate sentence only when it is (nearly) the best match and close enough; else refuse."""
         if best is None or best.score < ranked[0].score - QUOTE_MARGIN or best.similarity < EXTRACTIVE_MIN:
             why = "no sentence matches the question closely enough to quote" if best else \
                 "no close sentence states the kind of fact asked for (a figure, a date or a name)"
@@ -336,20 +335,9 @@ def _fits(question: str, sentence: str) -> bool:
     return not WHEN.search(question) or bool(TIME_WORDS.search(sentence))
 
 
-def _candidates(question: str, ranked: list[Scored], passages: list[Passage]) -> list[Scored]:
-    """Distinct sentences among the best ``POOL`` that state the kind of fact asked for, best first.
-
-    Passages overlap by a sentence, so the same sentence can come twice under two passage numbers.
-    """
-    seen: set[tuple[str, int]] = set()
-    out = []
-    for s in ranked[:POOL]:
-        p = passages[s.n - 1]
-        key = (p.path, p.start + s.start)
-        if key not in seen and _fits(question, p.text[s.start:s.end]):
-            seen.add(key)
-            out.append(s)
-    return out
+def _candidate(question: str, ranked: list[Scored], passages: list[Passage]) -> Scored | None:
+    """The best of the best ``POOL`` sentences that states the kind of fact asked for, if any."""
+    return next((s for s in ranked[:POOL] if _fits(question, passages[s.n - 1].text[s.start:s.end])), None)
 
 
 def _names(text: str) -> set[str]:
