@@ -44,7 +44,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from evals.xquad import DEFAULT_DATA, _positive, write
-from ingest.chunk import chunk, split_sentences
+from ingest.chunk import chunk
+from qa.text import split_sentences
 from ingest.load import load
 from qa.config import BUNDLED_ARTICLES, PROJECT_DIR, Config
 from qa.errors import InputError, QAError

@@ -17,10 +17,11 @@ from tqdm import tqdm
 
 from evals.dataset import Case
 from evals.metrics import Judgement, judge
+from ingest.sync import sync
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES, PROJECT_DIR
 from qa.errors import InputError, QAError
-from qa.types import Answer
+from qa.types import Answer, AnswerMode
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def open_assistant(store: Path, llm: str | None) -> Assistant:
     already holds the corpus is only checked.
     """
     assistant = Assistant.from_env(create=True, store=store, llm=llm, chroma_url="")
-    report = assistant.add_files([BUNDLED_ARTICLES], progress=False)
+    report = sync([BUNDLED_ARTICLES], assistant.store, assistant.embedder, assistant.config, progress=False)
     for failure in report.failed:
         log.warning("not ingested: %s: %s", failure.path, failure.reason)
     bundled = {p.name for p in BUNDLED_ARTICLES.iterdir()}
@@ -86,7 +87,7 @@ def ask_all(assistant: Asker, cases: Sequence[Case], k: int, progress: bool = Tr
             answer = assistant.ask(case.question, k=k)
         except QAError as e:
             error = str(e)
-            answer = Answer(question=case.question, text="", refused=False, mode="error", note=error)
+            answer = Answer(question=case.question, text="", refused=False, mode=AnswerMode.ERROR, note=error)
         judgement = judge(case, answer)
         right += judgement.correct
         records.append(Record(case, answer, judgement, error))

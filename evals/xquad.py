@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evals.metrics import retrieval
-from ingest.chunk import split_sentences
+from qa.text import split_sentences
 from qa.answer import Assistant
 from qa.config import PROJECT_DIR, Config
 from qa.embed import Embedder
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = Config.from_env()
-        embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
+        embedder = Embedder.from_config(config)
         result = run(pairs, a.data, a.store, a.limit, embedder, config)
         print(table(result))
         if a.out:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_paths(paths)
         config = Config.from_env(store=a.store)
-        embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
+        embedder = Embedder.from_config(config)
         store = open_store(config, embedder.name, embedder.dim, create=True)
         report = sync(paths, store, embedder, config, prune=a.prune, progress=not (a.quiet or a.json))
     except QAError as e:

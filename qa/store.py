@@ -8,12 +8,20 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+import numpy as np
+from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from qa.config import Config
 from qa.errors import EmbedderMismatch, StoreError
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +30,106 @@ LOCK_WAIT_S = 15.0  # how long a store whose database another program holds is w
 META_KEYS = ("source", "path", "title", "date", "lang", "start", "end", "article_sha", "chunk", "chunks")
 
 
-@dataclass
-class Store:
-    """An open collection plus where it lives (for messages and stats)."""
+MAX_WRITE = 1000  # rows per Chroma write: well under its max_batch_size (5461 locally), steady memory
 
-    collection: object  # chromadb Collection
-    location: str
+
+@dataclass(frozen=True)
+class StoredRows:
+    """Rows read back from the store, in one order: ids, texts, metadata and (when asked for) vectors."""
+
+    ids: list[str]
+    documents: list[str]
+    metadatas: list[dict[str, Any]]
+    embeddings: np.ndarray | None = None
+
+
+class Store:
+    """The one place that calls Chroma: every read and write of passages goes through these methods.
+
+    A second backend (another vector database) would implement the same methods.
+    """
+
+    def __init__(self, collection: Collection, location: str) -> None:
+        self._collection = collection
+        self.location = location
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The collection's own metadata (the embedder that filled it)."""
+        return dict(self._collection.metadata or {})
+
+    @property
+    def hnsw(self) -> dict[str, Any]:
+        """The vector index's settings as Chroma stored them."""
+        return dict(self._collection.configuration_json.get("hnsw") or {})
 
     def count(self) -> int:
-        return self.collection.count()
+        return int(self._collection.count())
 
-    def all_metadata(self) -> dict[str, dict]:
+    def all_metadata(self) -> dict[str, dict[str, Any]]:
         """id -> metadata of every passage (paged, so large stores do not hit request limits)."""
-        out: dict[str, dict] = {}
+        out: dict[str, dict[str, Any]] = {}
         offset, page = 0, 5000
         while True:
-            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
-            out.update(zip(got["ids"], got["metadatas"]))
+            got = self._collection.get(include=["metadatas"], limit=page, offset=offset)
+            out.update(zip(got["ids"], [dict(m or {}) for m in got["metadatas"] or []]))
             if len(got["ids"]) < page:
                 return out
             offset += page
+
+    def ids(self, path: str | None = None) -> list[str]:
+        """Ids of one article's passages (by its ``path`` metadata), or of every passage."""
+        where = {"path": path} if path is not None else None
+        return list(self._collection.get(where=where, include=[])["ids"])
+
+    def rows(self, ids: Sequence[str] | None = None, path: str | None = None, embeddings: bool = False) -> StoredRows:
+        """Passages by id, by article path, or all of them, with their vectors when asked (paged)."""
+        include: list[Any] = ["documents", "metadatas", "embeddings"] if embeddings else ["documents", "metadatas"]
+        where = {"path": path} if path is not None else None
+        out_ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        vecs: list[np.ndarray] = []
+        page = 5000
+        while True:
+            got = self._collection.get(ids=list(ids) if ids is not None else None, where=where, include=include,
+                                       limit=page, offset=len(out_ids))
+            out_ids += got["ids"]
+            docs += list(got["documents"] or [])
+            metas += [dict(m or {}) for m in got["metadatas"] or []]
+            if embeddings:
+                vecs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1))
+            if len(got["ids"]) < page or ids is not None:
+                break
+        vectors = np.vstack(vecs) if embeddings and vecs else None
+        return StoredRows(out_ids, docs, metas, vectors)
+
+    def add(self, ids: Sequence[str], documents: Sequence[str], embeddings: np.ndarray,
+            metadatas: Sequence[dict[str, Any]]) -> None:
+        """Write passages with their vectors, ``MAX_WRITE`` rows per call.
+
+        Callers write only ids that are not stored yet: upserting unchanged rows again breaks Chroma's local
+        vector index (see ``ingest.sync``), so this is ``add``, never ``upsert``.
+        """
+        for i in range(0, len(ids), MAX_WRITE):
+            j = i + MAX_WRITE
+            self._collection.add(ids=list(ids[i:j]), documents=list(documents[i:j]),
+                                 embeddings=np.asarray(embeddings[i:j], dtype=np.float32),
+                                 metadatas=[dict(m) for m in metadatas[i:j]])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), MAX_WRITE):
+            self._collection.delete(ids=list(ids[i:i + MAX_WRITE]))
+
+    def query(self, vectors: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[list[str]]:
+        """Ids of the ``k`` nearest passages of each vector, nearest first (Chroma's HNSW index)."""
+        got = self._collection.query(query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=k,
+                                     where=where, include=[])
+        return [list(row) for row in got["ids"]]
+
+    def vector_store(self) -> ChromaVectorStore:
+        """This collection as a llama-index vector store, for llama-index's retrievers."""
+        return ChromaVectorStore(chroma_collection=self._collection)
 
 
 def _client(config: Config, create: bool):
@@ -126,4 +214,4 @@ def open_store(config: Config, embedder_name: str, dim: int, create: bool = Fals
         raise EmbedderMismatch(
             f"the store at {config.store_location} {built}, not {embedder_name!r} (dim {dim}). "
             "Ingest into a new --store, or delete this one and ingest again.")
-    return Store(collection=col, location=config.store_location)
+    return Store(col, config.store_location)

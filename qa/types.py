@@ -2,6 +2,29 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from enum import StrEnum
+from typing import Any, Protocol
+
+from qa.errors import FileRejected
+
+
+class AnswerMode(StrEnum):
+    """How an answer was made (the ``mode`` of ``qa ask --json``)."""
+
+    LLM = "llm"  # a sentence phrased by the language model, verified against the quote, then the quote
+    EXTRACTIVE = "extractive"  # quotes only
+    ERROR = "error"  # no answer: the question failed (evals record these)
+
+
+class LLMState(StrEnum):
+    """Where a language model is in its life: the page shows it while the local model starts."""
+
+    NOT_STARTED = "not started"
+    PREPARING = "preparing model (first run downloads ~1.1 GB)"
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,7 @@ class Answer:
     question: str
     text: str
     refused: bool
-    mode: str  # "llm" or "extractive"
+    mode: AnswerMode
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     timings: dict[str, float | None] = field(default_factory=dict)
@@ -81,3 +104,39 @@ class Answer:
             "counts": {"claims": self.claims, "verified": self.verified, "dropped": self.dropped},
             "rewritten": self.rewritten, "note": self.note,
         }
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    passages: int = 0  # passages written
+    embedded: int = 0  # passages that reached the embedding engine (cache misses)
+    seconds: float = 0.0
+    failed: list[FileRejected] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.passages / self.seconds if self.seconds else 0.0
+        return (f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.skipped} skipped, "
+                f"{len(self.failed)} failed; {self.passages} passages written ({self.embedded} embedded) "
+                f"in {self.seconds:.1f} s, {rate:.1f} passages/s")
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "updated": self.updated, "deleted": self.deleted, "skipped": self.skipped,
+                "passages": self.passages, "embedded": self.embedded, "seconds": round(self.seconds, 3),
+                "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]}
+
+
+class Library(Protocol):
+    """What changes the articles of a store: ingest (``ingest.sync.Ingester``), injected into faces that let
+    users add or delete articles (the page), so the library never imports the ingest package."""
+
+    def add(self, paths: list[Path], progress: bool = False) -> SyncReport:
+        """Ingest files or folders (incrementally) and say what happened to each."""
+        ...
+
+    def delete(self, path: str) -> int:
+        """Remove one article (by its stored path); the number of passages removed."""
+        ...

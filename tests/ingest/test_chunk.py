@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from ingest.chunk import MAX_TOKENS, chunk, split_sentences
+from ingest.chunk import MAX_TOKENS, chunk
+from qa.text import split_sentences
 from ingest.load import load
 from qa.config import BUNDLED_ARTICLES
 from qa.types import Article

