@@ -17,9 +17,15 @@ import pytest
 
 from ingest.sync import SyncReport, sync
 from qa.answer import Assistant
-from qa.config import BUNDLED_ARTICLES, PROJECT_DIR, Config
+from qa.config import BUNDLED_ARTICLES, PROJECT_DIR, Config, offline_environment
 from qa.embed import Embedder
 from qa.store import Store, open_store
+
+
+def pytest_configure(config) -> None:
+    """The tests are an entry point like the CLIs: nothing may phone home (Chroma clients that tests open
+    themselves then also get the settings the store opens with)."""
+    offline_environment()
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,8 @@ def assistant(corpus, embedder) -> Assistant:
 def snapshot() -> Callable[[Store], dict[str, tuple[str, dict]]]:
     """``snapshot(store)``: id -> (document, metadata) of every passage, to compare stores exactly."""
     def take(store: Store) -> dict[str, tuple[str, dict]]:
-        got = store.collection.get(include=["documents", "metadatas"])
-        return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        got = store.rows()
+        return {i: (d, m) for i, d, m in zip(got.ids, got.documents, got.metadatas)}
     return take
 
 

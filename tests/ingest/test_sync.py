@@ -48,7 +48,7 @@ class Workspace:
         return next(self.news.glob(f"{prefix}_*.txt"))
 
     def ids_of(self, path: Path) -> set[str]:
-        return set(self.store.collection.get(where={"path": str(path.resolve())}, include=[])["ids"])
+        return set(self.store.ids(path=str(path.resolve())))
 
 
 @pytest.fixture
@@ -241,8 +241,7 @@ def test_a_run_after_a_partial_write_writes_only_the_missing_passages(ws, snapsh
     article = load(edited, 5_000_000)
     new = chunk(article, ws.embedder.token_count)
     first = new[0]
-    ws.store.collection.upsert(ids=[first.id], documents=[first.text], embeddings=ws.embedder.passages([first.text]),
-                               metadatas=[metadata(first, article, 0, len(new))])
+    ws.store.add([first.id], [first.text], ws.embedder.passages([first.text]), [metadata(first, article, 0, len(new))])
     r = ws.sync()
     assert (r.updated, r.passages) == (1, len(new) - 1)  # the stored one is identical: not written again
     assert set(snapshot(ws.store)) == expected_ids(ws.news, ws.embedder)
@@ -347,8 +346,8 @@ def run_and_kill(args: list[str], env: dict, store: Path, rng: random.Random, af
 
 
 def vectors(store) -> dict[str, np.ndarray]:
-    got = store.collection.get(include=["embeddings"])
-    return dict(zip(got["ids"], got["embeddings"]))
+    got = store.rows(embeddings=True)
+    return dict(zip(got.ids, got.embeddings))
 
 
 @pytest.fixture(scope="module")
@@ -384,16 +383,14 @@ def assert_same_as_a_clean_ingest(killed: Path, folders: list[Path], embedder: E
 
 UNSEARCHABLE = """
 import json, sys
-import qa
 from qa.config import Config
 from qa.store import open_store
 store = open_store(Config(store=sys.argv[1], llm="none"), sys.argv[2], int(sys.argv[3]))
 bad = []
 for path in sorted({m["path"] for m in store.all_metadata().values()}):
-    rows = store.collection.get(where={"path": path}, include=["embeddings"])
-    hits = store.collection.query(query_embeddings=rows["embeddings"], n_results=len(rows["ids"]),
-                                  where={"path": path}, include=[])["ids"]
-    bad += [pid for pid, found in zip(rows["ids"], hits) if pid not in found]
+    rows = store.rows(path=path, embeddings=True)
+    hits = store.query(rows.embeddings, len(rows.ids), where={"path": path})
+    bad += [pid for pid, found in zip(rows.ids, hits) if pid not in found]
 print(json.dumps(bad))
 """
 

@@ -93,14 +93,14 @@ def test_a_store_built_with_another_embedder_is_refused(backend, embedder, qa_en
 def test_new_collections_record_the_embedder_and_hnsw_settings(backend, embedder):
     config = backend.config()
     store = open_store(config, embedder.name, embedder.dim, create=True)
-    assert store.collection.metadata == {"embedder": embedder.name, "dim": embedder.dim}
-    hnsw = store.collection.configuration_json["hnsw"]
+    assert store.metadata == {"embedder": embedder.name, "dim": embedder.dim}
+    hnsw = store.hnsw
     assert {k: hnsw[k] for k in HNSW} == HNSW
     for opened in (store, open_store(config, embedder.name, embedder.dim)):  # never Chroma's default embedder
         with pytest.raises(ValueError, match="You must provide an embedding function"):
-            opened.collection.add(ids=["x"], documents=["a passage without a vector"])
+            opened._collection.add(ids=["x"], documents=["a passage without a vector"])
         with pytest.raises(ValueError, match="You must provide an embedding function"):
-            opened.collection.query(query_texts=["a question without a vector"], n_results=1)
+            opened._collection.query(query_texts=["a question without a vector"], n_results=1)
     assert store.count() == 0
 
 
