@@ -3,12 +3,13 @@
     python -m evals [--llm none|local|openai] [--k N] [--limit N] [--lang xx] [--out DIR]
                     [--compare OLD.json] [--baseline FILE] [--store DIR] [--cases FILE]
     python -m evals xquad ...   cross-lingual retrieval on XQuAD (evals/xquad.py)
-    python -m evals bench ...   speed and scale (evals/bench.py)
-    python -m evals load ...    many chat sessions at once against the page (evals/load.py)
+    python -m evals bench ...     speed and scale (evals/bench/)
+    python -m evals loadtest ...  many chat sessions at once against the page (evals/loadtest.py; old name: load)
 
 Exit status: 0 done (and the baseline, if given, is met), 3 a metric is below the baseline (named on
 stderr), 1 nothing could be scored (bad cases file, store, flag or model), 2 usage errors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,44 +18,53 @@ import logging
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evals import report as rep
+from evals.args import positive_int
 from evals.dataset import CASES_FILE, load_cases
 from evals.run import ask_all, meta, open_assistant, select
 from qa.config import LLM_MODES
 from qa.errors import QAError
 from qa.retrieve import check_k
 
-SUBCOMMANDS = {"xquad": "evals.xquad", "bench": "evals.bench", "load": "evals.load"}
+# ``load`` is the load test's first name, kept so that commands people wrote down still work.
+SUBCOMMANDS = {"xquad": "evals.xquad", "bench": "evals.bench", "loadtest": "evals.loadtest", "load": "evals.loadtest"}
 REGRESSION = 3
-
-
-def _positive(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
 
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m evals", description=__doc__.split("\n")[0].strip("`: "),
+        prog="python -m evals",
+        description=__doc__.split("\n")[0].strip("`: "),
         epilog="Subcommands: `python -m evals xquad --help` (cross-lingual retrieval on XQuAD), "
-               "`python -m evals bench --help` (speed and scale).")
-    ap.add_argument("--llm", choices=LLM_MODES, help="answer with the local model, an OpenAI-compatible endpoint or "
-                                                     "none (extractive); default QA_LLM or local")
+        "`python -m evals bench --help` (speed and scale), "
+        "`python -m evals loadtest --help` (many chat sessions at once against the page).",
+    )
+    ap.add_argument(
+        "--llm",
+        choices=LLM_MODES,
+        help="answer with the local model, an OpenAI-compatible endpoint or none (extractive); default QA_LLM or local",
+    )
     ap.add_argument("--k", type=int, default=5, help="passages per question (default 5)")
-    ap.add_argument("--limit", type=_positive, help="only the first N cases (after --lang)")
+    ap.add_argument("--limit", type=positive_int, help="only the first N cases (after --lang)")
     ap.add_argument("--lang", help="only questions in this language (ISO 639-1, e.g. ar)")
-    ap.add_argument("--out", type=Path, default=Path("reports"), help="folder for report.json and report.md "
-                                                                      "(default reports/)")
+    ap.add_argument(
+        "--out", type=Path, default=Path("reports"), help="folder for report.json and report.md (default reports/)"
+    )
     ap.add_argument("--compare", type=Path, metavar="OLD.json", help="print the change against an earlier report.json")
-    ap.add_argument("--baseline", type=Path, metavar="FILE", help="minimum scores (e.g. evals/baseline.json); "
-                                                                  f"exit {REGRESSION} when a metric falls below")
-    ap.add_argument("--store", type=Path, help="a store folder to reuse (the bundled articles are added to it); "
-                                               "default: a temporary store")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help=f"minimum scores (e.g. evals/baseline.json); exit {REGRESSION} when a metric falls below",
+    )
+    ap.add_argument(
+        "--store",
+        type=Path,
+        help="a store folder to reuse (the bundled articles are added to it); default: a temporary store",
+    )
     ap.add_argument("--cases", type=Path, default=CASES_FILE, help="the cases file (default evals/cases.jsonl)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = select(load_cases(a.cases), a.lang, a.limit)
         old = rep.load_report(a.compare) if a.compare else None
         baseline = rep.load_baseline(a.baseline) if a.baseline else None
-        started, t0 = datetime.now(timezone.utc), time.perf_counter()
+        started, t0 = datetime.now(UTC), time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="qa-evals-") as tmp:
             assistant = open_assistant(a.store or Path(tmp), a.llm)
             try:
@@ -107,8 +117,10 @@ def _subcommand(name: str, argv: list[str]) -> int:
     except ModuleNotFoundError as e:
         if e.name != module_name:
             raise
-        print(f"evals: error: `python -m evals {name}` is not available in this checkout ({module_name} is missing)",
-              file=sys.stderr)
+        print(
+            f"evals: error: `python -m evals {name}` is not available in this checkout ({module_name} is missing)",
+            file=sys.stderr,
+        )
         return 2
     return module.main(argv)
 

@@ -4,6 +4,7 @@ A case that is subtly wrong (a fact group nobody can satisfy, a refusal case wit
 that is not in the corpus) would quietly drag every score down, so loading is strict: the first bad line
 stops everything with its line number, its id and the field at fault.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,16 @@ class Case:
     refuse: bool
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "question": self.question, "lang": self.lang, "type": self.type,
-                "sources": list(self.sources), "answer": self.answer, "facts": [list(g) for g in self.facts],
-                "refuse": self.refuse}
+        return {
+            "id": self.id,
+            "question": self.question,
+            "lang": self.lang,
+            "type": self.type,
+            "sources": list(self.sources),
+            "answer": self.answer,
+            "facts": [list(g) for g in self.facts],
+            "refuse": self.refuse,
+        }
 
 
 def load_cases(path: Path = CASES_FILE, articles: Path = BUNDLED_ARTICLES) -> list[Case]:
@@ -70,8 +78,9 @@ def load_cases(path: Path = CASES_FILE, articles: Path = BUNDLED_ARTICLES) -> li
             raise CaseError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
         case = parse_case(obj, where, known)
         if case.id in first_line:
-            raise CaseError(f"{where} (id {case.id!r}): field 'id': {case.id!r} is already used on line "
-                            f"{first_line[case.id]}")
+            raise CaseError(
+                f"{where} (id {case.id!r}): field 'id': {case.id!r} is already used on line {first_line[case.id]}"
+            )
         first_line[case.id] = number
         cases.append(case)
     if not cases:
@@ -126,7 +135,7 @@ def parse_case(obj: object, where: str, known_sources: set[str]) -> Case:
         if groups:
             raise fail("facts", "must be empty for a case that must be refused")
         if answer:
-            raise fail("answer", "must be \"\" for a case that must be refused")
+            raise fail("answer", 'must be "" for a case that must be refused')
     else:
         if not sources:
             raise fail("sources", f"a case of type {kind!r} needs at least one gold article")
@@ -146,8 +155,16 @@ def parse_case(obj: object, where: str, known_sources: set[str]) -> Case:
             raise fail("sources", f"{s!r} is not a file of the article folder")
     if len(set(sources)) != len(sources):
         raise fail("sources", "names an article twice")
-    return Case(id=cid, question=question.strip(), lang=lang, type=kind, sources=sources, answer=answer,
-                facts=groups, refuse=refuse)
+    return Case(
+        id=cid,
+        question=question.strip(),
+        lang=lang,
+        type=kind,
+        sources=sources,
+        answer=answer,
+        facts=groups,
+        refuse=refuse,
+    )
 
 
 def _strings(value: object, field: str, fail) -> tuple[str, ...]:

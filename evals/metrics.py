@@ -11,15 +11,16 @@ digit must also end at a word end (so "tre" does not match "tregoi", nor "11000"
 In Arabic script a fact may follow only the clitics that attach to a word's start (و ف ب ل ك ال لل), so
 "اليابان" is found in "واليابان" but "ريا" not in "عسكريا"; suffixes attach freely.
 """
+
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
 
 from evals.dataset import Case
+from evals.statistics import percentile, ratio
 from qa.types import Answer
 
 TIMINGS = ("retrieve_s", "first_token_s", "total_s")
@@ -32,11 +33,13 @@ _DASHES = re.compile(r"[\u002d\u2010-\u2015\u2212]")
 _ARABIC_FOLD = str.maketrans({"\u0629": "\u0647", "\u0649": "\u064a", "\u0640": None})
 _MARK = r"\[\s*(?:source\s*)?\d{1,3}(?:\s*[,;]\s*(?:source\s*)?\d{1,3})*\s*\]"
 _MARKER = re.compile(_MARK, re.I)
-_SENTENCE_END = re.compile(rf"(?:[.!?\u061f\u3002\u2026]+[\"'\u201d\u2019\u00bb)]*(?:\s*{_MARK})*|(?:\s*{_MARK})+)(?=\s|$)",
-                           re.I)
+_SENTENCE_END = re.compile(
+    rf"(?:[.!?\u061f\u3002\u2026]+[\"'\u201d\u2019\u00bb)]*(?:\s*{_MARK})*|(?:\s*{_MARK})+)(?=\s|$)", re.I
+)
 
 
 # --- text matching ---------------------------------------------------------------------------------------
+
 
 def normalize(text: str) -> str:
     """Fold ``text`` for matching: case, accents, Arabic letter variants, dashes, digits and number groups."""
@@ -59,8 +62,11 @@ def occurs(fact: str, normalized_text: str) -> bool:
         after = normalized_text[m.end()] if m.end() < len(normalized_text) else ""
         if _bounded(fact[0]) and _bounded(before):
             continue
-        if _arabic(fact[0]) and (lead := _ARABIC_LETTERS.search(normalized_text, 0, m.start())) \
-                and not _ARABIC_CLITICS.match(lead.group(0)):
+        if (
+            _arabic(fact[0])
+            and (lead := _ARABIC_LETTERS.search(normalized_text, 0, m.start()))
+            and not _ARABIC_CLITICS.match(lead.group(0))
+        ):
             continue
         if check_end and _bounded(fact[-1]) and _bounded(after):
             continue
@@ -86,6 +92,7 @@ def _show(group: Sequence[str], most: int = 3) -> str:
 
 
 # --- retrieval -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RetrievalResult:
@@ -127,6 +134,7 @@ def retrieval(passage_sources: Sequence[str], gold_sources: Iterable[str]) -> Re
 
 
 # --- answer content --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FactResult:
@@ -175,6 +183,7 @@ def conflict(text: str, figures: Sequence[Sequence[str]]) -> ConflictResult:
 
 # --- refusal ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RefusalResult:
     """Refusal as a classifier: positives are the cases that must be refused."""
@@ -197,12 +206,21 @@ def refusal(expected: Sequence[bool], refused: Sequence[bool]) -> RefusalResult:
     fp = sum(r and not e for e, r in pairs)
     fn = sum(e and not r for e, r in pairs)
     tn = sum(not e and not r for e, r in pairs)
-    reason = (f"refused {tp} of {tp + fn} cases that must be refused and {fp} of {fp + tn} answerable ones")
-    return RefusalResult(precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn), over_refusal=_ratio(fp, fp + tn),
-                         tp=tp, fp=fp, fn=fn, tn=tn, reason=reason)
+    reason = f"refused {tp} of {tp + fn} cases that must be refused and {fp} of {fp + tn} answerable ones"
+    return RefusalResult(
+        precision=ratio(tp, tp + fp),
+        recall=ratio(tp, tp + fn),
+        over_refusal=ratio(fp, fp + tn),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=tn,
+        reason=reason,
+    )
 
 
 # --- citations (ALCE) ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -222,7 +240,7 @@ def sentences(text: str) -> list[Sentence]:
         start = 0
         pieces = []
         for m in _SENTENCE_END.finditer(line):
-            pieces.append(line[start:m.end()])
+            pieces.append(line[start : m.end()])
             start = m.end()
         pieces.append(line[start:])
         for piece in pieces:
@@ -280,52 +298,75 @@ def citations(answer: Answer, gold_sources: Iterable[str], facts: Sequence[Seque
             shown = [c for c in answer.citations if c.n == n]
             verified = any(c.verified for c in shown) if shown else None
             if not 1 <= n <= len(answer.passages):
-                verdicts.append(CitationVerdict(i, n, None, False, verified,
-                                                f"[{n}] points at no passage (the answer has {len(answer.passages)})"))
+                verdicts.append(
+                    CitationVerdict(
+                        i,
+                        n,
+                        None,
+                        False,
+                        verified,
+                        f"[{n}] points at no passage (the answer has {len(answer.passages)})",
+                    )
+                )
                 continue
             passage = answer.passages[n - 1]
             if passage.source not in gold:
-                verdicts.append(CitationVerdict(i, n, passage.source, False, verified,
-                                                f"{passage.source} is not a gold article"))
+                verdicts.append(
+                    CitationVerdict(i, n, passage.source, False, verified, f"{passage.source} is not a gold article")
+                )
                 continue
             cited = normalize(" ".join([passage.text] + [c.quote for c in shown]))
             holds = {j for j, g in enumerate(stated) if _group_found(g, cited)}
             if stated and not holds:
-                verdicts.append(CitationVerdict(i, n, passage.source, False, verified,
-                                                "the cited text holds none of the facts the sentence states: "
-                                                + "; ".join(f"«{_show(g)}»" for g in stated)))
+                verdicts.append(
+                    CitationVerdict(
+                        i,
+                        n,
+                        passage.source,
+                        False,
+                        verified,
+                        "the cited text holds none of the facts the sentence states: "
+                        + "; ".join(f"«{_show(g)}»" for g in stated),
+                    )
+                )
                 continue
             covered |= holds
             any_support = True
-            verdicts.append(CitationVerdict(i, n, passage.source, True, verified,
-                                            "gold article" + (" holding the sentence's facts" if stated else "")))
+            verdicts.append(
+                CitationVerdict(
+                    i,
+                    n,
+                    passage.source,
+                    True,
+                    verified,
+                    "gold article" + (" holding the sentence's facts" if stated else ""),
+                )
+            )
         if any_support and len(covered) == len(stated):
             supported_sentences += 1
     good = sum(v.supported for v in verdicts)
-    reason = (f"{good} of {len(verdicts)} citations support their sentence; "
-              f"{supported_sentences} of {len(sents)} sentences are supported")
-    return CitationResult(precision=_ratio(good, len(verdicts)), recall=_ratio(supported_sentences, len(sents)),
-                          sentences=len(sents), supported_sentences=supported_sentences, verdicts=tuple(verdicts),
-                          reason=reason)
+    reason = (
+        f"{good} of {len(verdicts)} citations support their sentence; "
+        f"{supported_sentences} of {len(sents)} sentences are supported"
+    )
+    return CitationResult(
+        precision=ratio(good, len(verdicts)),
+        recall=ratio(supported_sentences, len(sents)),
+        sentences=len(sents),
+        supported_sentences=supported_sentences,
+        verdicts=tuple(verdicts),
+        reason=reason,
+    )
 
 
 # --- latency ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Latency:
     n: int
     p50: float | None
     p95: float | None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0-100), linearly interpolated between the closest ranks (numpy's default)."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def latency(values: Iterable[float | None]) -> Latency:
@@ -335,6 +376,7 @@ def latency(values: Iterable[float | None]) -> Latency:
 
 
 # --- one case, and a run -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -373,9 +415,21 @@ def judge(case: Case, answer: Answer) -> Judgement:
         result = clash or facts
         correct = result.handled if clash else result.correct
         reason = result.reason
-    return Judgement(case=case.id, lang=case.lang, type=case.type, mode=answer.mode, should_refuse=case.refuse,
-                     refused=answer.refused, correct=correct, reason=reason, retrieval=ret, facts=facts,
-                     conflict=clash, citations=cites, timings={t: answer.timings.get(t) for t in TIMINGS})
+    return Judgement(
+        case=case.id,
+        lang=case.lang,
+        type=case.type,
+        mode=answer.mode,
+        should_refuse=case.refuse,
+        refused=answer.refused,
+        correct=correct,
+        reason=reason,
+        retrieval=ret,
+        facts=facts,
+        conflict=clash,
+        citations=cites,
+        timings={t: answer.timings.get(t) for t in TIMINGS},
+    )
 
 
 @dataclass(frozen=True)
@@ -403,15 +457,25 @@ class Scores:
 
     def to_dict(self) -> dict[str, float | int | None]:
         out: dict[str, float | int | None] = {
-            "cases": self.cases, "accuracy": self.accuracy,
-            "answer.correct": self.answer, "answer.cases": self.answer_cases,
-            "conflict.correct": self.conflict, "conflict.cases": self.conflict_cases,
-            "refusal.precision": self.refusal.precision, "refusal.recall": self.refusal.recall,
-            "refusal.over_refusal": self.refusal.over_refusal, "refusal.cases": self.refusal.tp + self.refusal.fn,
-            "retrieval.hit@1": self.hit1, "retrieval.hit@3": self.hit3, "retrieval.hit@k": self.hitk,
-            "retrieval.mrr": self.mrr, "retrieval.cases": self.retrieval_cases,
-            "citations.precision": self.citation_precision, "citations.recall": self.citation_recall,
-            "citations.shown": self.citations_shown, "citations.verifier_agreement": self.verifier_agreement,
+            "cases": self.cases,
+            "accuracy": self.accuracy,
+            "answer.correct": self.answer,
+            "answer.cases": self.answer_cases,
+            "conflict.correct": self.conflict,
+            "conflict.cases": self.conflict_cases,
+            "refusal.precision": self.refusal.precision,
+            "refusal.recall": self.refusal.recall,
+            "refusal.over_refusal": self.refusal.over_refusal,
+            "refusal.cases": self.refusal.tp + self.refusal.fn,
+            "retrieval.hit@1": self.hit1,
+            "retrieval.hit@3": self.hit3,
+            "retrieval.hit@k": self.hitk,
+            "retrieval.mrr": self.mrr,
+            "retrieval.cases": self.retrieval_cases,
+            "citations.precision": self.citation_precision,
+            "citations.recall": self.citation_recall,
+            "citations.shown": self.citations_shown,
+            "citations.verifier_agreement": self.verifier_agreement,
             "citations.verifier_checked": self.verifier_checked,
         }
         for name, lat in self.latency.items():
@@ -431,15 +495,21 @@ def score(judgements: Sequence[Judgement]) -> Scores:
     return Scores(
         cases=len(judgements),
         accuracy=_mean(j.correct for j in judgements),
-        answer=_mean(j.correct for j in answerable), answer_cases=len(answerable),
-        conflict=_mean(c.handled for c in clashes), conflict_cases=len(clashes),
+        answer=_mean(j.correct for j in answerable),
+        answer_cases=len(answerable),
+        conflict=_mean(c.handled for c in clashes),
+        conflict_cases=len(clashes),
         refusal=refusal([j.should_refuse for j in judgements], [j.refused for j in judgements]),
-        hit1=_mean(r.hit1 for r in rets), hit3=_mean(r.hit3 for r in rets), hitk=_mean(r.hitk for r in rets),
-        mrr=_mean(r.reciprocal_rank for r in rets), retrieval_cases=len(rets),
+        hit1=_mean(r.hit1 for r in rets),
+        hit3=_mean(r.hit3 for r in rets),
+        hitk=_mean(r.hitk for r in rets),
+        mrr=_mean(r.reciprocal_rank for r in rets),
+        retrieval_cases=len(rets),
         citation_precision=_mean(c.precision for c in cited),
         citation_recall=_mean(c.recall for c in cites if c.recall is not None),
         citations_shown=len(verdicts),
-        verifier_agreement=_mean(v.verified == v.supported for v in checked), verifier_checked=len(checked),
+        verifier_agreement=_mean(v.verified == v.supported for v in checked),
+        verifier_checked=len(checked),
         latency={t: latency(j.timings.get(t) for j in judgements) for t in TIMINGS},
     )
 
@@ -450,10 +520,6 @@ def breakdown(judgements: Sequence[Judgement], key: Callable[[Judgement], str]) 
     for j in judgements:
         groups.setdefault(key(j), []).append(j)
     return {name: score(groups[name]) for name in sorted(groups)}
-
-
-def _ratio(a: int, b: int) -> float | None:
-    return a / b if b else None
 
 
 def _mean(values: Iterable[float | bool]) -> float | None:

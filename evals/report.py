@@ -5,20 +5,32 @@ Every per-case row keeps the question, the answer, its citations with both verdi
 and the independent judge of :mod:`evals.metrics`) and the reason for the case's verdict, so a person can
 read why a case failed without rerunning it.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from evals.metrics import breakdown, score
 from evals.run import Record
 from qa.errors import InputError
 
-SLICE_COLUMNS = ("cases", "accuracy", "answer.correct", "conflict.correct", "refusal.precision", "refusal.recall",
-                 "retrieval.hit@1", "retrieval.hit@3", "retrieval.mrr", "citations.precision", "citations.recall",
-                 "latency.total_s.p50")
+SLICE_COLUMNS = (
+    "cases",
+    "accuracy",
+    "answer.correct",
+    "conflict.correct",
+    "refusal.precision",
+    "refusal.recall",
+    "retrieval.hit@1",
+    "retrieval.hit@3",
+    "retrieval.mrr",
+    "citations.precision",
+    "citations.recall",
+    "latency.total_s.p50",
+)
 LOWER_IS_BETTER = ("latency.", "refusal.over_refusal")
 COUNTS = ("cases", "citations.shown", "citations.verifier_checked")
 SLICES = {"by_lang": lambda j: j.lang, "by_mode": lambda j: j.mode, "by_type": lambda j: j.type}
@@ -65,6 +77,7 @@ def load_report(path: Path) -> dict:
 
 # --- formatting -------------------------------------------------------------------------------------------
 
+
 def fmt(metric: str, value: float | int | None) -> str:
     if value is None:
         return "—"
@@ -77,8 +90,10 @@ def fmt(metric: str, value: float | int | None) -> str:
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
 
@@ -93,8 +108,10 @@ def _summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     """Every metric as a row; one column for the whole run and one per answer mode."""
     modes = list(report.get("by_mode", {}))
     headers = ["metric", "all"] + modes
-    rows = [[m, fmt(m, v)] + [fmt(m, report["by_mode"][mode].get(m)) for mode in modes]
-            for m, v in report["summary"].items()]
+    rows = [
+        [m, fmt(m, v)] + [fmt(m, report["by_mode"][mode].get(m)) for mode in modes]
+        for m, v in report["summary"].items()
+    ]
     return headers, rows
 
 
@@ -112,8 +129,10 @@ def terminal(report: dict) -> str:
     fallback = [c for c in report["cases"] if c["answer"]["mode"] != "llm"] if m["llm"] != "none" else []
     if fallback:
         note = next((c["error"] or c["answer"]["note"] for c in fallback if c["error"] or c["answer"]["note"]), None)
-        parts.append(f"warning: {len(fallback)} of {len(report['cases'])} answers did not come from the LLM "
-                     f"(--llm {m['llm']}; llm status: {m.get('llm_status')})" + (f"; e.g. {note}" if note else ""))
+        parts.append(
+            f"warning: {len(fallback)} of {len(report['cases'])} answers did not come from the LLM "
+            f"(--llm {m['llm']}; llm status: {m.get('llm_status')})" + (f"; e.g. {note}" if note else "")
+        )
     return "\n\n".join(parts)
 
 
@@ -123,20 +142,36 @@ def markdown(report: dict) -> str:
         "# Evaluation report",
         f"`python -m evals` · llm **{m['llm']}** ({m.get('llm_status')}) · k {m['k']} · "
         f"{report['summary']['cases']} cases from `{Path(m['cases_file']).name}`"
-        + (f" · language {m['lang']}" if m.get("lang") else "") + (f" · first {m['limit']}" if m.get("limit") else "")
+        + (f" · language {m['lang']}" if m.get("lang") else "")
+        + (f" · first {m['limit']}" if m.get("limit") else "")
         + f" · {m['seconds']} s · commit {m.get('commit') or '?'} · {m['started']} · embedder {m.get('embedder')}",
         "Accuracy counts a right answer (every key fact stated, not refused) or a right refusal. Citation "
         "precision and recall are ALCE-style and judged without `qa.cite`: a citation supports its sentence when "
         "the cited article is a gold source and holds the facts the sentence states; *verifier agreement* is how "
         "often `qa.cite`'s own verdict matches.",
-        "## Summary", _md_table(*_summary_rows(report)),
-        "## By question language", _md_table(*_slice_rows(report, "by_lang")),
-        "## By answer mode", _md_table(*_slice_rows(report, "by_mode")),
-        "## By case type", _md_table(*_slice_rows(report, "by_type")),
+        "## Summary",
+        _md_table(*_summary_rows(report)),
+        "## By question language",
+        _md_table(*_slice_rows(report, "by_lang")),
+        "## By answer mode",
+        _md_table(*_slice_rows(report, "by_mode")),
+        "## By case type",
+        _md_table(*_slice_rows(report, "by_type")),
         "## Cases",
-        _md_table(["", "id", "lang", "type", "mode", "why"],
-                  [[_mark(c), f"[{c['case']['id']}](#{c['case']['id']})", c["case"]["lang"], c["case"]["type"],
-                    c["answer"]["mode"], c["judgement"]["reason"]] for c in report["cases"]]),
+        _md_table(
+            ["", "id", "lang", "type", "mode", "why"],
+            [
+                [
+                    _mark(c),
+                    f"[{c['case']['id']}](#{c['case']['id']})",
+                    c["case"]["lang"],
+                    c["case"]["type"],
+                    c["answer"]["mode"],
+                    c["judgement"]["reason"],
+                ]
+                for c in report["cases"]
+            ],
+        ),
         "## Case details",
     ]
     parts += [_case_md(c) for c in sorted(report["cases"], key=lambda c: c["judgement"]["correct"])]
@@ -149,17 +184,28 @@ def _mark(c: dict) -> str:
 
 def _case_md(c: dict) -> str:
     case, ans, j = c["case"], c["answer"], c["judgement"]
-    lines = [f"### <a id=\"{case['id']}\"></a>{_mark(c)} {case['id']}", "",
-             f"**{case['type']}**, question in **{case['lang']}**: {case['question']}", ""]
+    lines = [
+        f'### <a id="{case["id"]}"></a>{_mark(c)} {case["id"]}',
+        "",
+        f"**{case['type']}**, question in **{case['lang']}**: {case['question']}",
+        "",
+    ]
     if case["refuse"]:
         lines.append("**Expected:** a refusal")
     else:
         facts = "; ".join(" / ".join(g[:4]) for g in case["facts"])
-        lines.append(f"**Expected:** {case['answer']} — key facts: {facts} — sources: "
-                     + ", ".join(f"`{s}`" for s in case["sources"]))
+        lines.append(
+            f"**Expected:** {case['answer']} — key facts: {facts} — sources: "
+            + ", ".join(f"`{s}`" for s in case["sources"])
+        )
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in ans["timings"].items() if v is not None)
-    lines += ["", f"**Answer** ({ans['mode']}, {'refused' if ans['refused'] else 'answered'}"
-                  + (f", {timing}" if timing else "") + "):", ""]
+    lines += [
+        "",
+        f"**Answer** ({ans['mode']}, {'refused' if ans['refused'] else 'answered'}"
+        + (f", {timing}" if timing else "")
+        + "):",
+        "",
+    ]
     lines += ["> " + (line or " ") for line in (ans["answer"] or "(empty)").splitlines()]
     if c.get("error") or ans.get("note"):
         lines += ["", f"*Note:* {c.get('error') or ans['note']}"]
@@ -172,22 +218,30 @@ def _case_md(c: dict) -> str:
     for v in verdicts:
         cit = first_citation.get(v["n"])
         qa = "no citation object" if v["verified"] is None else "verified" if v["verified"] else "not verified"
-        lines.append(f"- sentence {v['sentence'] + 1} cites [{v['n']}] `{v['source'] or '?'}`"
-                     + (f" «{cit['quote']}»" if cit else "")
-                     + f" — judge: {'supports' if v['supported'] else 'does not support'} ({v['reason']}); qa.cite: {qa}")
+        lines.append(
+            f"- sentence {v['sentence'] + 1} cites [{v['n']}] `{v['source'] or '?'}`"
+            + (f" «{cit['quote']}»" if cit else "")
+            + f" — judge: {'supports' if v['supported'] else 'does not support'} ({v['reason']}); qa.cite: {qa}"
+        )
     unshown = [cit for n, cit in first_citation.items() if n not in {v["n"] for v in verdicts}]
-    lines += [f"- [{cit['n']}] `{cit['source']}` «{cit['quote']}» — listed but not marked in the text" for cit in unshown]
+    lines += [
+        f"- [{cit['n']}] `{cit['source']}` «{cit['quote']}» — listed but not marked in the text" for cit in unshown
+    ]
     if j["citations"]:
         lines += ["", f"*Citations:* {j['citations']['reason']}"]
     if j["retrieval"]:
         lines += ["", f"*Retrieval:* {j['retrieval']['reason']}"]
     if ans["passages"]:
-        lines += ["", "*Passages:* " + ", ".join(f"[{p['n']}] `{p['source']}` {p['score']:.3f}" for p in ans["passages"])]
+        lines += [
+            "",
+            "*Passages:* " + ", ".join(f"[{p['n']}] `{p['source']}` {p['score']:.3f}" for p in ans["passages"]),
+        ]
     lines += ["", f"**Verdict:** {'right' if j['correct'] else 'wrong'}: {j['reason']}"]
     return "\n".join(lines)
 
 
 # --- comparison and gate ------------------------------------------------------------------------------------
+
 
 def _metric(name: str) -> str:
     """The metric of a delta's name: "by_lang.ar.retrieval.mrr" -> "retrieval.mrr"."""
@@ -217,8 +271,10 @@ class Delta:
 
 def compare(new: dict, old: dict) -> list[Delta]:
     """Every summary metric, and the slice metrics that changed, new against old."""
-    out = [Delta(m, old["summary"].get(m), new["summary"].get(m))
-           for m in dict.fromkeys([*new["summary"], *old["summary"]])]
+    out = [
+        Delta(m, old["summary"].get(m), new["summary"].get(m))
+        for m in dict.fromkeys([*new["summary"], *old["summary"]])
+    ]
     for name in SLICES:
         for group in dict.fromkeys([*new.get(name, {}), *old.get(name, {})]):
             a, b = old.get(name, {}).get(group, {}), new.get(name, {}).get(group, {})
@@ -254,11 +310,14 @@ class Baseline:
 def load_baseline(path: Path) -> Baseline:
     data = _read_json(path, "baseline")
     mins = data.get("min") if isinstance(data, dict) else None
-    if (not isinstance(mins, dict) or not mins
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mins.values())
-            or not isinstance(data.get("llm"), str) or not isinstance(data.get("k"), int)):
-        raise InputError(f"the baseline {path} must be an object with \"llm\", \"k\" and \"min\": "
-                         "{metric: minimum, ...}")
+    if (
+        not isinstance(mins, dict)
+        or not mins
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mins.values())
+        or not isinstance(data.get("llm"), str)
+        or not isinstance(data.get("k"), int)
+    ):
+        raise InputError(f'the baseline {path} must be an object with "llm", "k" and "min": {{metric: minimum, ...}}')
     return Baseline(minimums={k: float(v) for k, v in mins.items()}, llm=data["llm"], k=data["k"])
 
 

@@ -18,6 +18,7 @@ nothing. As ingest does, indexing also puts every sentence's vector in that cach
 and questions are embedded in batches first; the timed search then costs what a user's search costs.
 The data is read by path and never copied (CC BY-SA 4.0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,20 +28,22 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
+from evals.args import positive_int
 from evals.metrics import retrieval
-from qa.text import split_sentences
 from qa.answer import Assistant
 from qa.config import PROJECT_DIR, Config
 from qa.embed import Embedder
 from qa.errors import InputError, QAError
 from qa.store import open_store
+from qa.text import split_sentences
 
 DEFAULT_DATA = PROJECT_DIR.parent / "shared" / "benchmarks" / "xquad"
 DEFAULT_LANGS = ("en", "ar", "de", "zh")
@@ -83,8 +86,10 @@ def load(data: Path, lang: str) -> XQuAD:
         raise InputError(f"no folder {data}; pass --data DIR with the xquad.<lang>.json files")
     path = data / f"xquad.{lang}.json"
     if not path.is_file():
-        raise InputError(f"no XQuAD file for {lang!r} at {path} (found: {', '.join(languages(data)) or 'none'}); "
-                         "pass another language or --data DIR")
+        raise InputError(
+            f"no XQuAD file for {lang!r} at {path} (found: {', '.join(languages(data)) or 'none'}); "
+            "pass another language or --data DIR"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -100,8 +105,9 @@ def load(data: Path, lang: str) -> XQuAD:
                     questions.append(Question(id=qa["id"], text=qa["question"].strip()))
                     gold[qa["id"]] = pid
     except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{path} is not SQuAD JSON ({e.__class__.__name__}: {e}); "
-                         "point --data at the XQuAD release files") from None
+        raise InputError(
+            f"{path} is not SQuAD JSON ({e.__class__.__name__}: {e}); point --data at the XQuAD release files"
+        ) from None
     if not paragraphs:
         raise InputError(f"{path} has no paragraphs; point --data at the XQuAD release files")
     return XQuAD(lang=lang, path=path, paragraphs=paragraphs, questions=questions, gold=gold)
@@ -120,7 +126,8 @@ def spread(items: Sequence, n: int | None) -> list:
 # Metrics: one relevant paragraph per question; a rank is 1-based (``evals.metrics.retrieval``), None when
 # the paragraph is not retrieved.
 
-def recall_at(ranks: Sequence[int | None], k: int) -> float:
+
+def recall_at_k(ranks: Sequence[int | None], k: int) -> float:
     """Share of questions whose gold paragraph is among the first ``k``."""
     return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
 
@@ -136,7 +143,9 @@ def ndcg_at(ranks: Sequence[int | None], k: int) -> float:
 
 
 @dataclass(frozen=True)
-class Scores:
+class RetrievalScores:
+    """R@1, R@5, MRR@10 and nDCG@10 of one (question language, paragraph language) run."""
+
     n: int
     recall_1: float
     recall_5: float
@@ -144,16 +153,27 @@ class Scores:
     ndcg_10: float
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "recall@1": round(self.recall_1, 4), "recall@5": round(self.recall_5, 4),
-                "mrr@10": round(self.mrr, 4), "ndcg@10": round(self.ndcg_10, 4)}
+        return {
+            "n": self.n,
+            "recall@1": round(self.recall_1, 4),
+            "recall@5": round(self.recall_5, 4),
+            "mrr@10": round(self.mrr, 4),
+            "ndcg@10": round(self.ndcg_10, 4),
+        }
 
 
-def score(ranks: Sequence[int | None]) -> Scores:
-    return Scores(n=len(ranks), recall_1=recall_at(ranks, 1), recall_5=recall_at(ranks, 5), mrr=mrr(ranks),
-                  ndcg_10=ndcg_at(ranks, 10))
+def retrieval_scores(ranks: Sequence[int | None]) -> RetrievalScores:
+    return RetrievalScores(
+        n=len(ranks),
+        recall_1=recall_at_k(ranks, 1),
+        recall_5=recall_at_k(ranks, 5),
+        mrr=mrr(ranks),
+        ndcg_10=ndcg_at(ranks, 10),
+    )
 
 
 # Indexes: the paragraphs of one language, searched by many questions.
+
 
 class Index(Protocol):
     def search(self, questions: list[str]) -> list[list[str]]:
@@ -166,20 +186,37 @@ class ChromaIndex:
     def __init__(self, xq: XQuAD, embedder: Embedder, config: Config) -> None:
         store = open_store(config, embedder.name, embedder.dim, create=True)
         vectors = embed(embedder, [p.text for p in xq.paragraphs], f"embed {xq.lang} paragraphs")
-        embed(embedder, [p.text[s.start:s.end] for p in xq.paragraphs for s in split_sentences(p.text, xq.lang)],
-              f"embed {xq.lang} sentences")
+        embed(
+            embedder,
+            [p.text[s.start : s.end] for p in xq.paragraphs for s in split_sentences(p.text, xq.lang)],
+            f"embed {xq.lang} sentences",
+        )
         source = xq.path.name
-        store.collection.upsert(
-            ids=[p.id for p in xq.paragraphs], documents=[p.text for p in xq.paragraphs], embeddings=vectors,
-            metadatas=[{"source": source, "path": f"{xq.path}#{p.id}", "title": p.title, "lang": xq.lang,
-                        "start": 0, "end": len(p.text)} for p in xq.paragraphs])
+        store.add(
+            ids=[p.id for p in xq.paragraphs],
+            documents=[p.text for p in xq.paragraphs],
+            embeddings=vectors,
+            metadatas=[
+                {
+                    "source": source,
+                    "path": f"{xq.path}#{p.id}",
+                    "title": p.title,
+                    "lang": xq.lang,
+                    "start": 0,
+                    "end": len(p.text),
+                }
+                for p in xq.paragraphs
+            ],
+        )
         self._embedder = embedder
         self._assistant = Assistant(config, embedder, store)
 
     def search(self, questions: list[str]) -> list[list[str]]:
         embed(self._embedder, questions, "embed questions", query=True)  # the retriever reads them from the cache
-        return [[p.id for p in self._assistant.search(q, k=DEPTH)]
-                for q in tqdm(questions, unit="question", desc="search", leave=False)]
+        return [
+            [p.id for p in self._assistant.search(q, k=DEPTH)]
+            for q in tqdm(questions, unit="question", desc="search", leave=False)
+        ]
 
 
 class MemoryIndex:
@@ -206,7 +243,7 @@ def embed(embedder: Embedder, texts: Sequence[str], desc: str, query: bool = Fal
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(total=len(texts), unit="text", desc=desc, leave=False) as bar:
         for i in range(0, len(order), SLICE):
-            part = order[i:i + SLICE]
+            part = order[i : i + SLICE]
             out[part] = fn([texts[j] for j in part])
             bar.update(len(part))
     return out
@@ -216,8 +253,9 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
 
 
-def run(pairs: list[tuple[str, str]], data: Path, store: str, limit: int | None, embedder: Embedder,
-        config: Config) -> dict:
+def run(
+    pairs: list[tuple[str, str]], data: Path, store: str, limit: int | None, embedder: Embedder, config: Config
+) -> dict:
     """Score every (question language, passage language) pair; one index per passage language."""
     t0 = time.perf_counter()
     sets = {lang: load(data, lang) for lang in dict.fromkeys(lang for pair in pairs for lang in pair)}
@@ -232,37 +270,60 @@ def run(pairs: list[tuple[str, str]], data: Path, store: str, limit: int | None,
                 index: Index = ChromaIndex(passages, embedder, cfg)
             else:
                 index = MemoryIndex(passages, embedder)
-            indexes[p_lang] = {"paragraphs": len(passages.paragraphs), "embedded": embedder.engine_calls - calls,
-                               "seconds": round(time.perf_counter() - t, 3)}
+            indexes[p_lang] = {
+                "paragraphs": len(passages.paragraphs),
+                "embedded": embedder.engine_calls - calls,
+                "seconds": round(time.perf_counter() - t, 3),
+            }
             for q_lang in (q for q, p in pairs if p == p_lang):
                 runs.append(_ask(sets[q_lang], passages, index, limit, embedder))
-    return {"benchmark": "xquad", "embedder": embedder.name, "store": store, "data": str(data), "limit": limit,
-            "depth": DEPTH, "indexes": indexes, "runs": runs, "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "benchmark": "xquad",
+        "embedder": embedder.name,
+        "store": store,
+        "data": str(data),
+        "limit": limit,
+        "depth": DEPTH,
+        "indexes": indexes,
+        "runs": runs,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def _ask(questions: XQuAD, passages: XQuAD, index: Index, limit: int | None, embedder: Embedder) -> dict:
     asked = spread(questions.questions, limit)
     missing = [q.id for q in asked if q.id not in passages.gold]
     if missing:
-        raise InputError(f"{len(missing)} questions of {questions.path.name} (e.g. {missing[0]}) have no paragraph "
-                         f"in {passages.path.name}; use files from one XQuAD release")
+        raise InputError(
+            f"{len(missing)} questions of {questions.path.name} (e.g. {missing[0]}) have no paragraph "
+            f"in {passages.path.name}; use files from one XQuAD release"
+        )
     t, calls = time.perf_counter(), embedder.engine_calls
     rankings = index.search([q.text for q in asked])
     seconds = time.perf_counter() - t
     ranks = [retrieval(r, [passages.gold[q.id]]).rank for q, r in zip(asked, rankings)]
-    return {"questions": questions.lang, "passages": passages.lang, **score(ranks).to_dict(),
-            "embedded": embedder.engine_calls - calls, "seconds": round(seconds, 3),
-            "questions_per_second": round(len(asked) / seconds, 1) if seconds else None}
+    return {
+        "questions": questions.lang,
+        "passages": passages.lang,
+        **retrieval_scores(ranks).to_dict(),
+        "embedded": embedder.engine_calls - calls,
+        "seconds": round(seconds, 3),
+        "questions_per_second": round(len(asked) / seconds, 1) if seconds else None,
+    }
 
 
 def table(result: dict) -> str:
     head = f"{'questions → passages':<22}{'n':>6}{'R@1':>8}{'R@5':>8}{'MRR@10':>8}{'nDCG@10':>9}{'seconds':>9}"
-    rows = [f"{r['questions'] + ' → ' + r['passages']:<22}{r['n']:>6}{r['recall@1']:>8.3f}{r['recall@5']:>8.3f}"
-            f"{r['mrr@10']:>8.3f}{r['ndcg@10']:>9.3f}{r['seconds']:>9.1f}" for r in result["runs"]]
+    rows = [
+        f"{r['questions'] + ' → ' + r['passages']:<22}{r['n']:>6}{r['recall@1']:>8.3f}{r['recall@5']:>8.3f}"
+        f"{r['mrr@10']:>8.3f}{r['ndcg@10']:>9.3f}{r['seconds']:>9.1f}"
+        for r in result["runs"]
+    ]
     return "\n".join([head, *rows, f"{result['store']} store, {result['embedder']}, {result['seconds']:.1f} s in all"])
 
 
-def write(path: Path, result: dict) -> None:
+def write_json(path: Path, result: dict) -> None:
+    """The figures as JSON (``--out``), for comparing runs later."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -277,30 +338,31 @@ def _langs(text: str) -> list[str]:
     return langs
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return n
-
-
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m evals xquad",
-        description="Cross-lingual paragraph retrieval on XQuAD: R@1, R@5, MRR@10 and nDCG@10.")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"folder of xquad.<lang>.json (default {DEFAULT_DATA})")
+        description="Cross-lingual paragraph retrieval on XQuAD: R@1, R@5, MRR@10 and nDCG@10.",
+    )
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help=f"folder of xquad.<lang>.json (default {DEFAULT_DATA})"
+    )
     ap.add_argument("--passages", help="language of the indexed paragraphs (default en)")
     ap.add_argument("--questions", help="language of the questions (default en)")
     ap.add_argument("--matrix", action="store_true", help="every pair of --langs (questions × passages)")
-    ap.add_argument("--langs", type=_langs, default=list(DEFAULT_LANGS),
-                    help=f"languages for --matrix, comma-separated (default {','.join(DEFAULT_LANGS)})")
-    ap.add_argument("--limit", type=_positive, help="ask only N questions, evenly spread (default all 1,190)")
+    ap.add_argument(
+        "--langs",
+        type=_langs,
+        default=list(DEFAULT_LANGS),
+        help=f"languages for --matrix, comma-separated (default {','.join(DEFAULT_LANGS)})",
+    )
+    ap.add_argument("--limit", type=positive_int, help="ask only N questions, evenly spread (default all 1,190)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
-    ap.add_argument("--store", choices=STORES, default="chroma",
-                    help="chroma: a real Chroma collection searched like the app (default); memory: exact numpy cosine")
+    ap.add_argument(
+        "--store",
+        choices=STORES,
+        default="chroma",
+        help="chroma: a real Chroma collection searched like the app (default); memory: exact numpy cosine",
+    )
     return ap
 
 
@@ -309,8 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.matrix and (a.passages or a.questions):
         ap.error("--matrix asks every pair of --langs; drop --passages/--questions or drop --matrix")
-    pairs = ([(q, p) for p in a.langs for q in a.langs] if a.matrix
-             else [(a.questions or "en", a.passages or "en")])
+    pairs = [(q, p) for p in a.langs for q in a.langs] if a.matrix else [(a.questions or "en", a.passages or "en")]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = Config.from_env()
@@ -318,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(pairs, a.data, a.store, a.limit, embedder, config)
         print(table(result))
         if a.out:
-            write(a.out, result)
+            write_json(a.out, result)
     except QAError as e:
         print(f"evals xquad: error: {e}", file=sys.stderr)
         return 1

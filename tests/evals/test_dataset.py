@@ -10,8 +10,13 @@ from evals.dataset import CASES_FILE, CaseError, load_cases
 from evals.metrics import key_facts, normalize, occurs
 from qa.config import BUNDLED_ARTICLES
 
-ARTICLE_LANG = {"000_9ba9ff2b8065117a.txt": "ar", "001_96afc80ec7606d8d.txt": "sq", "002_b91f1ef5999b48e8.txt": "en",
-                "003_0593ca0994ca8188.txt": "sq", "004_4a01d9418e012f08.txt": "it"}
+ARTICLE_LANG = {
+    "000_9ba9ff2b8065117a.txt": "ar",
+    "001_96afc80ec7606d8d.txt": "sq",
+    "002_b91f1ef5999b48e8.txt": "en",
+    "003_0593ca0994ca8188.txt": "sq",
+    "004_4a01d9418e012f08.txt": "it",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,9 @@ def test_gold_answers_pass_their_own_facts(cases):
 
 def test_every_fact_group_is_stated_by_a_gold_article(cases, articles):
     """The article-language form of each fact must be listed, or an extractive answer could never match it."""
-    missing = [(c.id, i) for c in cases for i, g in enumerate(c.facts)
-               if not any(_found(g, articles[s]) for s in c.sources)]
+    missing = [
+        (c.id, i) for c in cases for i, g in enumerate(c.facts) if not any(_found(g, articles[s]) for s in c.sources)
+    ]
     assert missing == []
 
 
@@ -70,10 +76,26 @@ def test_refusal_cases_carry_no_gold(cases):
 
 # --- malformed files fail loudly, naming the line, the case and the field --------------------------------
 
-GOOD = {"id": "good", "question": "Where?", "lang": "en", "type": "answerable", "sources": ["a.txt"],
-        "answer": "In Paris.", "facts": [["Paris"]], "refuse": False}
-REFUSE = {"id": "r", "question": "Who won?", "lang": "de", "type": "offtopic", "sources": [], "answer": "",
-          "facts": [], "refuse": True}
+GOOD = {
+    "id": "good",
+    "question": "Where?",
+    "lang": "en",
+    "type": "answerable",
+    "sources": ["a.txt"],
+    "answer": "In Paris.",
+    "facts": [["Paris"]],
+    "refuse": False,
+}
+REFUSE = {
+    "id": "r",
+    "question": "Who won?",
+    "lang": "de",
+    "type": "offtopic",
+    "sources": [],
+    "answer": "",
+    "facts": [],
+    "refuse": True,
+}
 
 
 @pytest.fixture
@@ -106,32 +128,35 @@ def test_a_valid_file_loads_skipping_blank_lines(tmp_path, articles_dir):
     assert cases[1].refuse and cases[1].facts == ()
 
 
-@pytest.mark.parametrize("line, field, words", [
-    ("{not json", None, "not valid JSON"),
-    ("[1, 2]", None, "JSON object"),
-    (_bad(question=...), "question", "missing"),
-    (_bad(extra=1), "extra", "unknown field"),
-    (_bad(id="Bad Id"), "id", "lowercase"),
-    (_bad(question="  "), "question", "non-empty"),
-    (_bad(lang="eng"), "lang", "ISO 639-1"),
-    (_bad(type="trivia"), "type", "not one of"),
-    (_bad(refuse=True), "refuse", "must be false"),
-    (_bad(refuse="no"), "refuse", "true or false"),
-    (_bad(facts=[]), "facts", "at least one group"),
-    (_bad(facts=[[]]), "facts[0]", "empty group"),
-    (_bad(facts=[["Paris", " "]]), "facts[0]", "empty string"),
-    (_bad(facts=["Paris"]), "facts", "list of lists"),
-    (_bad(answer=""), "answer", "gold answer"),
-    (_bad(sources=[]), "sources", "at least one gold article"),
-    (_bad(sources=["missing.txt"]), "sources", "not a file"),
-    (_bad(sources=["a.txt", "a.txt"]), "sources", "twice"),
-    (_bad(type="multi"), "sources", "two different"),
-    (_bad(type="conflict", sources=["a.txt", "b.txt"]), "facts", "each of the disagreeing figures"),
-    (_bad(_refuse=True, facts=[["x"]]), "facts", "must be empty"),
-    (_bad(_refuse=True, sources=["a.txt"]), "sources", "must be empty"),
-    (_bad(_refuse=True, answer="Germany"), "answer", "must be \"\""),
-    (_bad(_refuse=True, refuse=False), "refuse", "must be true"),
-])
+@pytest.mark.parametrize(
+    "line, field, words",
+    [
+        ("{not json", None, "not valid JSON"),
+        ("[1, 2]", None, "JSON object"),
+        (_bad(question=...), "question", "missing"),
+        (_bad(extra=1), "extra", "unknown field"),
+        (_bad(id="Bad Id"), "id", "lowercase"),
+        (_bad(question="  "), "question", "non-empty"),
+        (_bad(lang="eng"), "lang", "ISO 639-1"),
+        (_bad(type="trivia"), "type", "not one of"),
+        (_bad(refuse=True), "refuse", "must be false"),
+        (_bad(refuse="no"), "refuse", "true or false"),
+        (_bad(facts=[]), "facts", "at least one group"),
+        (_bad(facts=[[]]), "facts[0]", "empty group"),
+        (_bad(facts=[["Paris", " "]]), "facts[0]", "empty string"),
+        (_bad(facts=["Paris"]), "facts", "list of lists"),
+        (_bad(answer=""), "answer", "gold answer"),
+        (_bad(sources=[]), "sources", "at least one gold article"),
+        (_bad(sources=["missing.txt"]), "sources", "not a file"),
+        (_bad(sources=["a.txt", "a.txt"]), "sources", "twice"),
+        (_bad(type="multi"), "sources", "two different"),
+        (_bad(type="conflict", sources=["a.txt", "b.txt"]), "facts", "each of the disagreeing figures"),
+        (_bad(_refuse=True, facts=[["x"]]), "facts", "must be empty"),
+        (_bad(_refuse=True, sources=["a.txt"]), "sources", "must be empty"),
+        (_bad(_refuse=True, answer="Germany"), "answer", 'must be ""'),
+        (_bad(_refuse=True, refuse=False), "refuse", "must be true"),
+    ],
+)
 def test_a_malformed_line_names_line_and_field(tmp_path, articles_dir, line, field, words):
     with pytest.raises(CaseError) as e:
         _load(tmp_path, articles_dir, json.dumps(GOOD), line)

@@ -45,16 +45,42 @@ class FakeAssistant:
         if question in self.fail:
             raise InputError("the question is too long")
         case = self.by_question[question]
-        passages = [Passage(id=s, source=s, path=str(BUNDLED_ARTICLES / s), text=(BUNDLED_ARTICLES / s).read_text(),
-                            start=0, end=10, score=0.9) for s in case.sources]
+        passages = [
+            Passage(
+                id=s,
+                source=s,
+                path=str(BUNDLED_ARTICLES / s),
+                text=(BUNDLED_ARTICLES / s).read_text(),
+                start=0,
+                end=10,
+                score=0.9,
+            )
+            for s in case.sources
+        ]
         if case.refuse or self.refuse_all:
-            return Answer(question=question, text="The articles do not say.", refused=True, mode="extractive",
-                          passages=passages, timings=dict(TIMES), note="nothing close enough")
+            return Answer(
+                question=question,
+                text="The articles do not say.",
+                refused=True,
+                mode="extractive",
+                passages=passages,
+                timings=dict(TIMES),
+                note="nothing close enough",
+            )
         marks = "".join(f"[{n}]" for n in range(1, len(passages) + 1))
-        cites = [Citation(n=n, source=p.source, quote=p.text[:40], start=0, end=40, verified=True)
-                 for n, p in enumerate(passages, 1)]
-        return Answer(question=question, text=f"{case.answer.rstrip('.')} {marks}.", refused=False, mode="llm",
-                      citations=cites, passages=passages, timings=dict(TIMES))
+        cites = [
+            Citation(n=n, source=p.source, quote=p.text[:40], start=0, end=40, verified=True)
+            for n, p in enumerate(passages, 1)
+        ]
+        return Answer(
+            question=question,
+            text=f"{case.answer.rstrip('.')} {marks}.",
+            refused=False,
+            mode="llm",
+            citations=cites,
+            passages=passages,
+            timings=dict(TIMES),
+        )
 
 
 def test_select_filters_by_language_then_limits():
@@ -85,8 +111,10 @@ def fake(monkeypatch):
         def open_fake(store, llm):
             made.append(FakeAssistant(llm=llm or "none", **kw))
             return made[-1]
+
         monkeypatch.setattr(cli, "open_assistant", open_fake)
         return made
+
     return install
 
 
@@ -97,9 +125,18 @@ def test_a_perfect_system_scores_one_everywhere(fake, tmp_path, capsys):
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     s = report["summary"]
     assert s["cases"] == len(CASES)
-    for metric in ("accuracy", "answer.correct", "conflict.correct", "refusal.precision", "refusal.recall",
-                   "retrieval.hit@1", "retrieval.mrr", "citations.precision", "citations.recall",
-                   "citations.verifier_agreement"):
+    for metric in (
+        "accuracy",
+        "answer.correct",
+        "conflict.correct",
+        "refusal.precision",
+        "refusal.recall",
+        "retrieval.hit@1",
+        "retrieval.mrr",
+        "citations.precision",
+        "citations.recall",
+        "citations.verifier_agreement",
+    ):
         assert s[metric] == 1.0, metric
     assert s["latency.total_s.p95"] == 0.3
     assert set(report["by_lang"]) >= {"en", "sq", "it", "ar", "fr", "de", "es"}
@@ -108,7 +145,7 @@ def test_a_perfect_system_scores_one_everywhere(fake, tmp_path, capsys):
     case = report["cases"][0]
     assert set(case) == {"case", "answer", "judgement", "error"} and case["judgement"]["correct"]
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert all(f"### <a id=\"{c.id}\"></a>✓ {c.id}" in md for c in CASES)
+    assert all(f'### <a id="{c.id}"></a>✓ {c.id}' in md for c in CASES)
     assert "## By question language" in md and "judge: supports" in md
     out = capsys.readouterr().out
     assert "accuracy" in out and "report.md" in out
@@ -121,8 +158,17 @@ def test_baseline_gate_names_the_regressed_metric(fake, tmp_path, capsys):
     assert cli.main(["--out", str(tmp_path / "good"), "--quiet", "--baseline", str(baseline)]) == 0
     assert "all 2 minimums met" in capsys.readouterr().out
     fake(refuse_all=True)
-    code = cli.main(["--out", str(tmp_path / "bad"), "--quiet", "--baseline", str(baseline),
-                     "--compare", str(tmp_path / "good" / "report.json")])
+    code = cli.main(
+        [
+            "--out",
+            str(tmp_path / "bad"),
+            "--quiet",
+            "--baseline",
+            str(baseline),
+            "--compare",
+            str(tmp_path / "good" / "report.json"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == cli.REGRESSION
     assert "evals: regression: accuracy:" in captured.err and "refusal.recall" not in captured.err
@@ -147,13 +193,16 @@ def test_lang_and_limit_pick_the_cases(fake, tmp_path):
     assert report["meta"]["lang"] == "de" and report["meta"]["limit"] == 3
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--lang", "xx"], "no case has the question language"),
-    (["--k", "0"], "k must be from 1"),
-    (["--cases", "nope.jsonl"], "cannot read the cases file"),
-    (["--compare", "nope.json"], "cannot read the report"),
-    (["--baseline", "nope.json"], "cannot read the baseline"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--lang", "xx"], "no case has the question language"),
+        (["--k", "0"], "k must be from 1"),
+        (["--cases", "nope.jsonl"], "cannot read the cases file"),
+        (["--compare", "nope.json"], "cannot read the report"),
+        (["--baseline", "nope.json"], "cannot read the baseline"),
+    ],
+)
 def test_bad_input_exits_1_with_a_message(fake, tmp_path, capsys, argv, message):
     fake()
     assert cli.main(argv + ["--out", str(tmp_path), "--quiet"]) == 1
@@ -173,15 +222,30 @@ def test_subcommands_are_imported_only_when_asked(monkeypatch, capsys):
 
 # --- report helpers ---------------------------------------------------------------------------------------------
 
+
 def _report(**summary) -> dict:
     return {"summary": summary, "by_lang": {}, "by_mode": {}, "by_type": {}}
 
 
 def test_compare_marks_what_got_worse():
-    old = _report(**{"accuracy": 0.5, "latency.total_s.p50": 1.0, "refusal.over_refusal": 0.1, "cases": 90,
-                     "citations.recall": 0.4})
-    new = _report(**{"accuracy": 0.6, "latency.total_s.p50": 1.5, "refusal.over_refusal": 0.2, "cases": 95,
-                     "citations.recall": None})
+    old = _report(
+        **{
+            "accuracy": 0.5,
+            "latency.total_s.p50": 1.0,
+            "refusal.over_refusal": 0.1,
+            "cases": 90,
+            "citations.recall": 0.4,
+        }
+    )
+    new = _report(
+        **{
+            "accuracy": 0.6,
+            "latency.total_s.p50": 1.5,
+            "refusal.over_refusal": 0.2,
+            "cases": 95,
+            "citations.recall": None,
+        }
+    )
     old["by_lang"]["ar"] = {"accuracy": 0.5}
     new["by_lang"]["ar"] = {"accuracy": 0.25}
     deltas = {d.metric: d for d in rep.compare(new, old)}
@@ -194,17 +258,27 @@ def test_compare_marks_what_got_worse():
 
 
 def test_gate_lists_every_failure():
-    b = rep.Baseline(minimums={"accuracy": 0.5, "answer.correct": 0.5, "nope": 0.1, "citations.recall": 0.2},
-                     llm="none", k=5)
+    b = rep.Baseline(
+        minimums={"accuracy": 0.5, "answer.correct": 0.5, "nope": 0.1, "citations.recall": 0.2}, llm="none", k=5
+    )
     failures = rep.gate(_report(**{"accuracy": 0.5, "answer.correct": 0.4, "citations.recall": None}), b)
-    assert failures == ["answer.correct: 0.400 is below the minimum 0.500",
-                        "nope: no such metric (the baseline names it; see report.json's summary)",
-                        "citations.recall: not measured in this run (minimum 0.200)"]
+    assert failures == [
+        "answer.correct: 0.400 is below the minimum 0.500",
+        "nope: no such metric (the baseline names it; see report.json's summary)",
+        "citations.recall: not measured in this run (minimum 0.200)",
+    ]
 
 
-@pytest.mark.parametrize("content", ["{", "[]", '{"llm": "none", "k": 5, "min": {}}',
-                                     '{"llm": "none", "k": 5, "min": {"accuracy": "high"}}',
-                                     '{"k": 5, "min": {"accuracy": 0.5}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{",
+        "[]",
+        '{"llm": "none", "k": 5, "min": {}}',
+        '{"llm": "none", "k": 5, "min": {"accuracy": "high"}}',
+        '{"k": 5, "min": {"accuracy": 0.5}}',
+    ],
+)
 def test_a_malformed_baseline_is_refused(tmp_path, content):
     f = tmp_path / "b.json"
     f.write_text(content)
@@ -223,8 +297,22 @@ def test_the_committed_baseline_is_valid():
 @pytest.mark.slow
 def test_a_real_extractive_run(tmp_path):
     """The real assistant (embedder, Chroma, extractive answers) on a few cases, into a fresh store."""
-    assert cli.main(["--llm", "none", "--limit", "4", "--store", str(tmp_path / "store"), "--out",
-                     str(tmp_path / "out"), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "--llm",
+                "none",
+                "--limit",
+                "4",
+                "--store",
+                str(tmp_path / "store"),
+                "--out",
+                str(tmp_path / "out"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["summary"]["cases"] == 4 and report["summary"]["retrieval.cases"] == 4
     assert report["by_mode"].keys() <= {"extractive"}
@@ -235,5 +323,11 @@ def test_a_run_that_fell_back_from_the_llm_says_so(fake, tmp_path, capsys):
     fake()
     assert cli.main(["--llm", "local", "--out", str(tmp_path), "--quiet"]) == 0
     refusals = sum(c.refuse for c in CASES)  # the fake refuses extractively
-    assert (f"warning: {refusals} of {len(CASES)} answers did not come from the LLM (--llm local; llm status: fake); "
-            "e.g. nothing close enough") in capsys.readouterr().out
+    assert (
+        f"warning: {refusals} of {len(CASES)} answers did not come from the LLM (--llm local; llm status: fake); "
+        "e.g. nothing close enough"
+    ) in capsys.readouterr().out
+
+
+def test_load_is_the_old_name_of_loadtest():
+    assert cli.SUBCOMMANDS["load"] == cli.SUBCOMMANDS["loadtest"] == "evals.loadtest"

@@ -7,22 +7,31 @@ import pytest
 
 from evals import xquad
 from evals.metrics import retrieval
+from evals.xquad import mrr, ndcg_at, recall_at_k, retrieval_scores, spread
 from qa.embed import Embedder
-from evals.xquad import mrr, ndcg_at, recall_at, score, spread
 
 
 def _squad(path, lang: str, paragraphs: list[tuple[str, list[tuple[str, str]]]]) -> None:
-    doc = {"version": "1.1", "data": [{"title": "T", "paragraphs": [
-        {"context": ctx, "qas": [{"id": qid, "question": q, "answers": []} for qid, q in qas]}
-        for ctx, qas in paragraphs]}]}
+    doc = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "T",
+                "paragraphs": [
+                    {"context": ctx, "qas": [{"id": qid, "question": q, "answers": []} for qid, q in qas]}
+                    for ctx, qas in paragraphs
+                ],
+            }
+        ],
+    }
     (path / f"xquad.{lang}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
 def test_recall_counts_gold_within_k():
     ranks = [1, 2, 5, 6, None]
-    assert recall_at(ranks, 1) == pytest.approx(1 / 5)
-    assert recall_at(ranks, 5) == pytest.approx(3 / 5)
-    assert recall_at(ranks, 50) == pytest.approx(4 / 5)
+    assert recall_at_k(ranks, 1) == pytest.approx(1 / 5)
+    assert recall_at_k(ranks, 5) == pytest.approx(3 / 5)
+    assert recall_at_k(ranks, 50) == pytest.approx(4 / 5)
 
 
 def test_mrr_counts_missing_as_zero():
@@ -37,13 +46,13 @@ def test_ndcg_with_one_relevant_item():
 
 
 def test_metrics_of_nothing_are_zero():
-    assert score([]).to_dict() == {"n": 0, "recall@1": 0.0, "recall@5": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
+    assert retrieval_scores([]).to_dict() == {"n": 0, "recall@1": 0.0, "recall@5": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
 
 
 def test_score_from_rankings():
     rankings = [["p1", "p2"], ["p2", "p1"], ["p3", "p4"]]
     gold = ["p1", "p1", "p9"]
-    s = score([retrieval(r, [g]).rank for r, g in zip(rankings, gold)])
+    s = retrieval_scores([retrieval(r, [g]).rank for r, g in zip(rankings, gold)])
     assert (s.n, s.recall_1, s.recall_5) == (3, pytest.approx(1 / 3), pytest.approx(2 / 3))
     assert s.mrr == pytest.approx(0.5)
 
@@ -118,8 +127,9 @@ def test_limit_must_be_positive(bad):
         xquad.main(["--limit", bad])
 
 
-needs_data = pytest.mark.skipif(not (xquad.DEFAULT_DATA / "xquad.en.json").exists(),
-                                reason=f"XQuAD data not at {xquad.DEFAULT_DATA}")
+needs_data = pytest.mark.skipif(
+    not (xquad.DEFAULT_DATA / "xquad.en.json").exists(), reason=f"XQuAD data not at {xquad.DEFAULT_DATA}"
+)
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
-"""``python -m evals load``: many chat sessions at once against the real page, then it stops by itself.
+"""``python -m evals loadtest``: many chat sessions at once against the real page, then it stops by itself.
 
-    python -m evals load [--sessions 20] [--questions 2] [--llm none|local|openai] [--store DIR] [--out FILE]
+    python -m evals loadtest [--sessions 20] [--questions 2] [--llm none|local|openai] [--store DIR] [--out FILE]
 
 Starts ``python app.py`` on a free port of 127.0.0.1 (on a temporary store holding the bundled articles,
 unless ``--store`` is given), opens ``--sessions`` gradio_client sessions at once (one per simulated
@@ -11,27 +11,30 @@ their place in it: that is the "busy" wait we count. Every request must end with
 answer, an extractive answer or a refusal); an error bubble, an exception or a timeout is an error.
 
 Prints one line per figure and writes a JSON report. Exit status: 0 no errors, 3 some requests failed,
-1 the page could not be started.
+1 the page could not be started. ``python -m evals load`` is the old name of the same command.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evals.statistics import percentile
 from qa.config import LLM_MODES, PROJECT_DIR
+from qa.errors import QAError
+from qa.process import free_port, serving
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +62,27 @@ class Request:
     detail: str = ""
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile by linear interpolation (numpy's default), None for no values."""
-    if not values:
-        return None
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def summarize(requests: list[Request], wall_s: float) -> dict:
     seconds = [r.seconds for r in requests if r.outcome != "error"]
     waited = [r for r in requests if r.queued_s > 0]
     outcomes = {k: sum(r.outcome == k for r in requests) for k in ("llm", "extractive", "refused", "error")}
     return {
-        "requests": len(requests), "answered": len(requests) - outcomes["error"], "errors": outcomes["error"],
-        "outcomes": outcomes, "waited_in_queue": len(waited),
-        "latency_s": {"p50": _round(percentile(seconds, 50)), "p95": _round(percentile(seconds, 95)),
-                      "max": _round(max(seconds, default=None))},
-        "queue_wait_s": {"p50": _round(percentile([r.queued_s for r in requests], 50)),
-                         "p95": _round(percentile([r.queued_s for r in requests], 95))},
-        "wall_s": round(wall_s, 1), "answers_per_min": round(60 * len(seconds) / wall_s, 1) if wall_s else None,
+        "requests": len(requests),
+        "answered": len(requests) - outcomes["error"],
+        "errors": outcomes["error"],
+        "outcomes": outcomes,
+        "waited_in_queue": len(waited),
+        "latency_s": {
+            "p50": _round(percentile(seconds, 50)),
+            "p95": _round(percentile(seconds, 95)),
+            "max": _round(max(seconds, default=None)),
+        },
+        "queue_wait_s": {
+            "p50": _round(percentile([r.queued_s for r in requests], 50)),
+            "p95": _round(percentile([r.queued_s for r in requests], 95)),
+        },
+        "wall_s": round(wall_s, 1),
+        "answers_per_min": round(60 * len(seconds) / wall_s, 1) if wall_s else None,
         "error_details": sorted({r.detail for r in requests if r.outcome == "error"}),
     }
 
@@ -90,45 +91,16 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def page(store: Path, llm: str, log_path: Path):
+def page(store: Path, llm: str, log_path: Path) -> Iterator[str]:
     """``python app.py`` on a free port until the block ends; SIGTERM stops it (and its local model)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     env.pop("QA_AUTH", None)  # the sessions do not log in
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)],
-                                cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited with code {proc.returncode}; log {log_path}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not answer on {url} within {START_TIMEOUT_S} s; log {log_path}")
-            time.sleep(0.5)
+    cmd = [sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)]
+    with serving(cmd, url, log_path, START_TIMEOUT_S, env=env, cwd=PROJECT_DIR, grace=60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def outcome_of(result) -> tuple[str, str]:
@@ -147,7 +119,9 @@ def outcome_of(result) -> tuple[str, str]:
     return "error", "no answer bubble: " + html[:200]
 
 
-def session(n: int, url: str, questions: list[str], mode: str, timeout: float, start: threading.Barrier) -> list[Request]:
+def session(
+    n: int, url: str, questions: list[str], mode: str, timeout: float, start: threading.Barrier
+) -> list[Request]:
     """One user: connect, wait for everyone, then ask each question after the previous answer arrived."""
     from gradio_client import Client
 
@@ -193,17 +167,24 @@ def run(url: str, sessions: int, questions: int, mode: str, timeout: float) -> t
 
 
 def ingest_bundled(store: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "ingest", "--store", str(store), "--quiet"], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", "--store", str(store), "--quiet"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"ingest failed: {done.stderr[-1000:]}")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m evals load", description=__doc__.split("\n")[0].strip("`: "))
+    ap = argparse.ArgumentParser(prog="python -m evals loadtest", description=__doc__.split("\n")[0].strip("`: "))
     ap.add_argument("--sessions", type=int, default=20, help="chat sessions at once (default 20)")
     ap.add_argument("--questions", type=int, default=2, help="questions each session asks in turn (default 2)")
-    ap.add_argument("--llm", choices=LLM_MODES, default="none", help="the page's answer mode (default none: extractive)")
+    ap.add_argument(
+        "--llm", choices=LLM_MODES, default="none", help="the page's answer mode (default none: extractive)"
+    )
     ap.add_argument("--store", type=Path, help="serve this store (default: a temporary one with the bundled articles)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds one request may take, queue included")
     ap.add_argument("--out", type=Path, default=PROJECT_DIR / "reports" / "load.json", help="the JSON report")
@@ -213,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     if a.sessions < 1 or a.questions < 1:
-        print("evals load: error: --sessions and --questions must be at least 1", file=sys.stderr)
+        print("evals loadtest: error: --sessions and --questions must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     mode = "extractive" if a.llm == "none" else "llm"
@@ -225,23 +206,30 @@ def main(argv: list[str] | None = None) -> int:
                 ingest_bundled(store)
             with page(store, a.llm, Path(tmp) / "app.log") as url:
                 requests, wall = run(url, a.sessions, a.questions, mode, a.timeout)
-        except RuntimeError as e:
-            print(f"evals load: error: {e}", file=sys.stderr)
-            if (Path(tmp) / "app.log").is_file():
-                print((Path(tmp) / "app.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+        except (RuntimeError, QAError) as e:  # the page's error quotes the tail of app.log
+            print(f"evals loadtest: error: {e}", file=sys.stderr)
             return 1
     summary = summarize(requests, wall)
-    report = {"sessions": a.sessions, "questions_per_session": a.questions, "llm": a.llm, **summary,
-              "requests_detail": [asdict(r) for r in requests]}
+    report = {
+        "sessions": a.sessions,
+        "questions_per_session": a.questions,
+        "llm": a.llm,
+        **summary,
+        "requests_detail": [asdict(r) for r in requests],
+    }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     lat, wait = summary["latency_s"], summary["queue_wait_s"]
-    print(f"load: {a.sessions} sessions x {a.questions} questions, --llm {a.llm}: {summary['answered']}/"
-          f"{summary['requests']} answered ({summary['outcomes']['llm']} llm, {summary['outcomes']['extractive']} "
-          f"extractive, {summary['outcomes']['refused']} refused), {summary['errors']} errors; "
-          f"{summary['waited_in_queue']} waited in the queue")
-    print(f"load: latency p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s; queue wait p50 {wait['p50']} s, "
-          f"p95 {wait['p95']} s; {summary['wall_s']} s in all, {summary['answers_per_min']} answers/min")
+    print(
+        f"load: {a.sessions} sessions x {a.questions} questions, --llm {a.llm}: {summary['answered']}/"
+        f"{summary['requests']} answered ({summary['outcomes']['llm']} llm, {summary['outcomes']['extractive']} "
+        f"extractive, {summary['outcomes']['refused']} refused), {summary['errors']} errors; "
+        f"{summary['waited_in_queue']} waited in the queue"
+    )
+    print(
+        f"load: latency p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s; queue wait p50 {wait['p50']} s, "
+        f"p95 {wait['p95']} s; {summary['wall_s']} s in all, {summary['answers_per_min']} answers/min"
+    )
     for detail in summary["error_details"]:
         print(f"load: error: {detail}", file=sys.stderr)
     print(f"report: {a.out}")
