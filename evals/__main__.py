@@ -2,7 +2,8 @@
 
     python -m evals [--llm none|local|openai] [--k N] [--limit N] [--lang xx] [--out DIR]
                     [--compare OLD.json] [--baseline FILE] [--store DIR] [--cases FILE]
-    python -m evals xquad ...   cross-lingual retrieval on XQuAD (evals/xquad.py)
+    python -m evals xquad ...     cross-lingual retrieval on XQuAD; --answers: answer selection (evals/xquad.py)
+    python -m evals train-selector ...  the answer selector's weights from XQuAD articles 0-35
     python -m evals bench ...     speed and scale (evals/bench/)
     python -m evals loadtest ...  many chat sessions at once against the page (evals/loadtest.py; old name: load)
 
@@ -30,7 +31,13 @@ from qa.errors import QAError
 from qa.retrieve import check_k
 
 # ``load`` is the load test's first name, kept so that commands people wrote down still work.
-SUBCOMMANDS = {"xquad": "evals.xquad", "bench": "evals.bench", "loadtest": "evals.loadtest", "load": "evals.loadtest"}
+SUBCOMMANDS = {
+    "xquad": "evals.xquad",
+    "bench": "evals.bench",
+    "loadtest": "evals.loadtest",
+    "load": "evals.loadtest",
+    "train-selector": "evals.train_selector",
+}
 REGRESSION = 3
 
 

@@ -322,6 +322,29 @@ def table(result: dict) -> str:
     return "\n".join([head, *rows, f"{result['store']} store, {result['embedder']}, {result['seconds']:.1f} s in all"])
 
 
+def answers(pairs: list[tuple[str, str]], data: Path, limit: int | None, embedder: Embedder) -> dict:
+    """Answer-sentence selection and refusal on the test quarter, with today's rank order as the baseline."""
+    from evals.selection import score_test_quarter
+    from qa.select import Selector
+
+    t = time.perf_counter()
+    selector = Selector.load()
+    runs = score_test_quarter(embedder, data, pairs, selector, limit)
+    return {"articles": "36-47 (test quarter)", "threshold": round(selector.threshold, 4), "runs": runs,
+            "embedder": embedder.name, "seconds": round(time.perf_counter() - t, 1)}
+
+
+def answers_table(result: dict) -> str:
+    cols = ("questions", "accuracy", "rank_baseline", "answered_right", "reachable", "refusal_recall", "refusal_precision",
+            "over_refusal", "auroc")
+    head = f"{'questions → passages':<22}" + "".join(f"{c.replace('_', ' '):>18}" for c in cols)
+    rows = [f"{pair.replace('->', ' → '):<22}" + "".join(
+        f"{r[c]:>18}" if isinstance(r[c], int) else f"{r[c]:>18.3f}" for c in cols) for pair, r in result["runs"].items()]
+    mean = {c: sum(r[c] for r in result["runs"].values()) / len(result["runs"]) for c in cols[1:]}
+    rows.append(f"{'mean':<22}{'':>18}" + "".join(f"{mean[c]:>18.3f}" for c in cols[1:]))
+    return "\n".join([head, *rows, f"test quarter, selector threshold {result['threshold']}, {result['seconds']:.1f} s"])
+
+
 def write_json(path: Path, result: dict) -> None:
     """The figures as JSON (``--out``), for comparing runs later."""
     try:
@@ -356,6 +379,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"languages for --matrix, comma-separated (default {','.join(DEFAULT_LANGS)})",
     )
     ap.add_argument("--limit", type=positive_int, help="ask only N questions, evenly spread (default all 1,190)")
+    ap.add_argument(
+        "--answers",
+        action="store_true",
+        help="score answer-sentence selection and refusal instead, on the test quarter (articles 36-47) only",
+    )
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
     ap.add_argument(
         "--store",
@@ -376,8 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = Config.from_env()
         embedder = Embedder.from_config(config)
-        result = run(pairs, a.data, a.store, a.limit, embedder, config)
-        print(table(result))
+        if a.answers:
+            result = answers(pairs, a.data, a.limit, embedder)
+            print(answers_table(result))
+        else:
+            result = run(pairs, a.data, a.store, a.limit, embedder, config)
+            print(table(result))
         if a.out:
             write_json(a.out, result)
     except QAError as e:

@@ -21,17 +21,17 @@ question is at all use the raw similarity, which this ranking does not change.
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from dataclasses import dataclass, replace
-
 from llama_index.core import VectorStoreIndex
 
 from qa.cite import INSTRUCTION
 from qa.embed import E5Embedding, Embedder
 from qa.errors import InputError
+from qa.select import context_vectors
 from qa.store import Store
 from qa.text import split_sentences
 from qa.types import Passage
@@ -54,6 +54,9 @@ class Scored:
     end: int
     score: float
     similarity: float
+    vector: np.ndarray = field(compare=False, repr=False)  # the sentence's embedding
+    context: np.ndarray = field(compare=False, repr=False)  # with its neighbours' (``qa.select.context_vectors``)
+    passage_similarity: float = 0.0  # raw cosine of its passage to the question
 
 
 def check_question(question: object) -> str:
@@ -104,22 +107,30 @@ class Retriever:
         spans = [(i, sp) for i, p in enumerate(candidates) if not INSTRUCTION.search(p.text)
                  for sp in split_sentences(p.text, p.lang) if _evidence_like(p.text[sp.start:sp.end])]
         qv = self.embedder.queries([question])[0]
-        sims = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans]) @ qv
-        langs = [candidates[i].lang for i, _ in spans]
-        median = {lang: float(np.median([x for x, l2 in zip(sims, langs) if l2 == lang])) for lang in set(langs)}
+        vectors = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans])
+        context = context_vectors(vectors, [i for i, _ in spans])
+        sims = vectors @ qv
+        ranks = rank_scores(sims, [candidates[i].lang for i, _ in spans], [candidates[i].score for i, _ in spans])
         by_sentence: dict[int, float] = {}
-        scored: list[tuple[int, int, int, float, float]] = []
-        for (i, sp), sim, lang in zip(spans, sims, langs):
-            score = float(sim) - median[lang] + CONTEXT * candidates[i].score
-            scored.append((i, sp.start, sp.end, score, float(sim)))
+        scored: list[tuple[int, int, int, float, float, int]] = []
+        for j, ((i, sp), sim, score) in enumerate(zip(spans, sims, ranks)):
+            scored.append((i, sp.start, sp.end, score, float(sim), j))
             by_sentence[i] = max(by_sentence.get(i, score), score)
         # A passage with no sentence fit to be evidence ranks by its own similarity, like its sentences would.
         best = {i: by_sentence.get(i, CONTEXT * p.score) for i, p in enumerate(candidates)}
         order = _diverse(sorted(best, key=lambda i: -best[i]), [c.source for c in candidates], k)
         number = {i: n for n, i in enumerate(order, 1)}
         passages = [replace(candidates[i], score=round(best[i], 4)) for i in order]
-        sentences = [Scored(number[i], s, e, sc, sim) for i, s, e, sc, sim in scored if i in number]
+        sentences = [Scored(number[i], s, e, sc, sim, vectors[j], context[j], candidates[i].score)
+                     for i, s, e, sc, sim, j in scored if i in number]
         return passages, sorted(sentences, key=lambda x: -x.score)
+
+
+def rank_scores(sims: Sequence[float], langs: Sequence[str | None], passage_scores: Sequence[float]) -> list[float]:
+    """Each sentence's rank score: its similarity relative to the median of its language's sentences, plus
+    ``CONTEXT`` x its passage's similarity (see the module docstring)."""
+    median = {lang: float(np.median([x for x, l2 in zip(sims, langs) if l2 == lang])) for lang in set(langs)}
+    return [float(sim) - median[lang] + CONTEXT * p for sim, lang, p in zip(sims, langs, passage_scores)]
 
 
 def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Passage:

@@ -11,12 +11,14 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app
 import ingest.__main__ as ingest_cli
 import qa.__main__ as qa_cli
+from ingest.load import SUFFIXES
+from ingest.sync import Ingester
 from qa.answer import Assistant
 from qa.errors import InputError
 from qa.store import open_store
+from qa.web import Page
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 HUGE = "Where " + "really " * 14_285  # 100,001 characters, 100,000 once the last space is stripped
@@ -24,17 +26,19 @@ ARTICLE = ("Environment ministers from Albania and North Macedonia agreed on Tue
            "fishing in Lake Ohrid for three years, to let the endangered koran trout recover.\n")
 
 
-def test_a_100000_character_question_is_refused_by_the_api_the_cli_and_the_page(assistant, corpus, qa_env, capsys,
-                                                                                monkeypatch):
+def page_on(assistant: Assistant) -> Page:
+    return Page(assistant, Ingester(assistant.store, assistant.embedder, assistant.config), sorted(SUFFIXES))
+
+
+def test_a_100000_character_question_is_refused_by_the_api_the_cli_and_the_page(assistant, corpus, qa_env, capsys):
     message = "the question is 100,000 characters long; keep it under 2,000"
     for call in (assistant.ask, assistant.search):
         with pytest.raises(InputError, match=message):
             call(HUGE)
     assert qa_cli.main(["ask", HUGE, "--store", str(corpus.config.store)]) == 1
     assert message in capsys.readouterr().err
-    monkeypatch.setattr(app, "_assistant", assistant)
     with pytest.raises(gr.Error, match=message):
-        list(app.respond(HUGE, [], [], [], 5, "llm"))
+        list(page_on(assistant).respond(HUGE, [], [], [], 5, "llm"))
 
 
 @pytest.mark.parametrize("question, k, message", [
@@ -45,11 +49,10 @@ def test_a_100000_character_question_is_refused_by_the_api_the_cli_and_the_page(
     (QUESTION, -2, "k must be from 1 to 50, not -2"),
     (QUESTION, 10**6, "k must be from 1 to 50, not 1000000"),
 ], ids=["surrogate", "escape-sequence", "whitespace", "k0", "k-negative", "k-huge"])
-def test_bad_questions_and_k_on_the_page_are_messages_before_any_work(assistant, monkeypatch, question, k, message):
-    monkeypatch.setattr(app, "_assistant", assistant)
+def test_bad_questions_and_k_on_the_page_are_messages_before_any_work(assistant, question, k, message):
     steps = []
     with pytest.raises(gr.Error, match=message):
-        for step in app.respond(question, [], [], [], k, "llm"):
+        for step in page_on(assistant).respond(question, [], [], [], k, "llm"):
             steps.append(step)
     assert steps == []  # not even the question bubble was shown
 
@@ -57,13 +60,11 @@ def test_bad_questions_and_k_on_the_page_are_messages_before_any_work(assistant,
 # --- uploads on the page, ingested for real into a copy of the store ----------------------------------------
 
 @pytest.fixture
-def page(tmp_path, corpus, embedder, make_config, monkeypatch) -> Assistant:
+def page(tmp_path, corpus, embedder, make_config) -> Page:
     store = tmp_path / "store"
     shutil.copytree(corpus.config.store, store, ignore=shutil.ignore_patterns("*.lock"))
     config = make_config(store)
-    qa = Assistant(config, embedder, open_store(config, embedder.name, embedder.dim), llm=None)
-    monkeypatch.setattr(app, "_assistant", qa)
-    return qa
+    return page_on(Assistant(config, embedder, open_store(config, embedder.name, embedder.dim), llm=None))
 
 
 def browser_upload(root: Path, name: str, content: bytes) -> str:
@@ -80,11 +81,11 @@ def files_under(root: Path) -> set[str]:
 
 def test_an_upload_named_to_climb_out_of_the_folder_lands_inside_uploads(page, tmp_path, snapshot):
     before = files_under(tmp_path)
-    out = app.add_uploads([browser_upload(tmp_path, "..\\..\\..\\x.txt", ARTICLE.encode())])
+    out = page.add_uploads([browser_upload(tmp_path, "..\\..\\..\\x.txt", ARTICLE.encode())])
     assert out[1].startswith("Added 1")
     new = files_under(tmp_path) - before
     assert {f for f in new if not f.startswith("store/") or "uploads" in f} == {"store/uploads/x.txt"}
-    assert any(m["source"] == "x.txt" for _, m in snapshot(page.store).values())
+    assert any(m["source"] == "x.txt" for _, m in snapshot(page.assistant.store).values())
 
 
 @pytest.mark.parametrize("name, content, reason", [
@@ -100,20 +101,20 @@ def test_an_upload_that_cannot_be_ingested_is_refused_and_changes_nothing(page, 
     if content is None:  # a bundled article under another name
         source = next(Path(m["path"]) for _, m in snapshot(corpus.store).values() if m["source"].startswith("001_"))
         content = source.read_bytes()
-    before, files = snapshot(page.store), files_under(tmp_path)
+    before, files = snapshot(page.assistant.store), files_under(tmp_path)
     with pytest.raises(gr.Error, match=f"nothing was added.*{reason}"):
-        app.add_uploads([browser_upload(tmp_path, name, content)])
-    assert snapshot(page.store) == before
+        page.add_uploads([browser_upload(tmp_path, name, content)])
+    assert snapshot(page.assistant.store) == before
     assert {f for f in files_under(tmp_path) - files if "uploads" in f} == set()
 
 
 def test_two_uploads_with_the_same_text_under_different_names_go_in_once(page, tmp_path, snapshot):
     with pytest.warns(UserWarning, match="b.txt: same text as .*a.txt"):
-        out = app.add_uploads([browser_upload(tmp_path, "a.txt", ARTICLE.encode()),
+        out = page.add_uploads([browser_upload(tmp_path, "a.txt", ARTICLE.encode()),
                                browser_upload(tmp_path, "b.txt", ARTICLE.encode())])
     assert out[1].startswith("Added 1")
-    assert sorted(p.name for p in (Path(page.config.store) / "uploads").iterdir()) == ["a.txt"]
-    assert [m["source"] for _, m in snapshot(page.store).values()].count("a.txt") >= 1
+    assert sorted(p.name for p in (Path(page.assistant.config.store) / "uploads").iterdir()) == ["a.txt"]
+    assert [m["source"] for _, m in snapshot(page.assistant.store).values()].count("a.txt") >= 1
 
 
 # --- folders given to ingest ----------------------------------------------------------------------------

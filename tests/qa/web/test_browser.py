@@ -8,25 +8,32 @@ text) and see it cited, trigger errors and read their messages, delete the uploa
 Failures leave a screenshot and the server log in ``reports/browser/``. Each run writes ``docs/screenshot.png``
 (the picture the README shows) once the first answer's source is open; the local-model run, second, wins.
 """
+
 from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from qa.errors import ProcessError
+from qa.process import free_port, serving
+
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REPORTS = ROOT / "reports" / "browser"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 BUNDLED = ROOT / "data" / "articles"
@@ -46,64 +53,47 @@ UPLOAD_QUESTION = "In which town did the ministers agree to ban trout fishing in
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                                     "(apt-get install chromium; scripts/setup --test does it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; scripts/setup --test does it)",
+    ),
 ]
 
 
 # --- the server and the browser -----------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def store(tmp_path) -> Path:
     """A fresh store holding the bundled corpus (each run uploads and deletes, so none is shared)."""
     path = tmp_path / "store"
-    done = subprocess.run([sys.executable, "-m", "ingest", "--store", str(path), "--quiet"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", "--store", str(path), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return path
 
 
 @contextmanager
-def serve(store: Path, llm: str, log: Path):
+def serve(store: Path, llm: str, log: Path) -> Iterator[str]:
     """``python app.py`` on a free port until the block ends; SIGTERM stops it (and its local model)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     # The caller's settings stay out (a login, another store or endpoint), except where the model lives.
     keep = {"QA_CACHE_DIR", "QA_MODEL_PATH", "QA_LLM_THREADS"}
     env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("QA_", "OPENAI_"))}
     # A busy CI machine can make the local model slow: this test is about the page, not about latency.
     env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", QA_LLM_TIMEOUT="600")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    cmd = [sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)]
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with code {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with serving(cmd, url, log, timeout=180, env=env, cwd=ROOT):
+            yield url
+    except ProcessError as e:
+        pytest.fail(str(e))
 
 
 @contextmanager
@@ -206,8 +196,9 @@ def test_ask_cite_upload_and_errors_in_a_real_browser(llm, store, tmp_path):
             expect(answer).to_have_class(re.compile(r"\bqa-llm\b"))
             expect(page.locator("#qa-llm-status")).to_contain_text("ready")
         source, quote = open_cited_source(page, answer)
-        assert quote and quote in (BUNDLED / source.get_attribute("data-source")).read_text(encoding="utf-8"), \
+        assert quote and quote in (BUNDLED / source.get_attribute("data-source")).read_text(encoding="utf-8"), (
             "the highlighted quote is not verbatim in the cited article"
+        )
         page.wait_for_timeout(800)  # let the scroll and highlight settle
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))  # the local-model run comes second and has the last word

@@ -1,0 +1,235 @@
+"""XQuAD as answer-sentence selection: candidate pools built the way the assistant builds them, and scores.
+
+XQuAD (CC BY-SA 4.0) has the same 48 articles in 12 languages, each question with the offset of its answer
+in its paragraph, so any question language x any paragraph language is a labelled pair: the answer sentence
+is the one holding the answer's first character. Articles 0-35 (file order, the same in every language) are
+for training and calibration; articles 36-47 are the test quarter and are only ever scored.
+
+A pool is what the selector sees for one question: the paragraphs of the split closest to the question
+(as passages are), their sentences ranked by ``qa.retrieve.rank_scores``, the best ``POOL`` of them. An
+*answerable* pool is built over every paragraph; a *removed* pool over every paragraph but the answering
+one, as if it had never been ingested: it must be refused.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.errors import InputError
+from qa.retrieve import rank_scores
+from qa.select import Candidate, Selector, context_vectors, features
+from qa.text import split_sentences
+
+TRAIN_ARTICLES = range(0, 36)
+TEST_ARTICLES = range(36, 48)
+POOL = 8  # candidate sentences per question (the answer's sentence is among the best 8 for 65 of 70 eval cases)
+PARAGRAPHS = 5  # closest paragraphs whose sentences compete, like the passages shown with an answer
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """Every sentence of one language's paragraphs in a split, with vectors, and the paragraph vectors."""
+
+    lang: str
+    texts: list[str]
+    paragraph_of: np.ndarray  # sentence -> paragraph index
+    starts: list[int]  # sentence start offsets in their paragraph
+    ends: list[int]
+    vectors: np.ndarray
+    context: np.ndarray
+    paragraph_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Questions:
+    lang: str
+    texts: list[str]
+    paragraph: np.ndarray  # question -> paragraph index (same indices in every language)
+    answer_start: list[int]  # in this language's paragraph; used with the paragraph language's own offsets
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Pool:
+    question: str
+    lang: str
+    qvec: np.ndarray
+    candidates: list[Candidate]
+    labels: np.ndarray  # 1 for the answer's sentence
+    rank_first: int  # the candidate today's rank order puts first (index 0: pools are in rank order)
+
+
+def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]]]:
+    """Paragraph texts of the given articles, and (question, paragraph index, answer start) of each question."""
+    path = data / f"xquad.{lang}.json"
+    if not path.is_file():
+        raise InputError(f"no XQuAD file for {lang!r} at {path}; pass --data DIR with the xquad.<lang>.json files")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    paragraphs: list[str] = []
+    questions: list[tuple[str, int, int]] = []
+    for article in [doc["data"][i] for i in articles]:
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                questions.append((qa["question"].strip(), len(paragraphs), int(qa["answers"][0]["answer_start"])))
+            paragraphs.append(p["context"])
+    return paragraphs, questions
+
+
+def sentences(embedder: Embedder, lang: str, paragraphs: Sequence[str]) -> Sentences:
+    texts, owner, starts, ends = [], [], [], []
+    for i, p in enumerate(paragraphs):
+        for sp in split_sentences(p, lang):
+            texts.append(p[sp.start:sp.end])
+            owner.append(i)
+            starts.append(sp.start)
+            ends.append(sp.end)
+    vectors = embedder.passages(texts)
+    return Sentences(lang, texts, np.asarray(owner), starts, ends, vectors, context_vectors(vectors, owner),
+                     embedder.passages(list(paragraphs)))
+
+
+def questions(embedder: Embedder, lang: str, items: Sequence[tuple[str, int, int]]) -> Questions:
+    return Questions(lang, [q for q, _, _ in items], np.asarray([p for _, p, _ in items]),
+                     [a for _, _, a in items], embedder.queries([q for q, _, _ in items]))
+
+
+def gold_sentence(s: Sentences, paragraph: int, answer_start: int) -> int | None:
+    """Index of the sentence of ``paragraph`` that holds the answer's first character."""
+    for i in np.flatnonzero(s.paragraph_of == paragraph):
+        if s.starts[i] <= answer_start < max(s.ends[i], s.starts[i] + 1):
+            return int(i)
+    return None
+
+
+def pools(q: Questions, answer_lang: str, by_lang: dict[str, Sentences], answer_starts: Sequence[int],
+          which: Sequence[int], removed: bool = False) -> list[Pool]:
+    """One pool per question index in ``which``: the answering paragraph in ``answer_lang`` (its answer starts at
+    ``answer_starts[i]`` there), every other paragraph in a language of ``by_lang`` that varies with the paragraph
+    and the question, half the time the question's own.
+
+    A store of news mixes languages: the sentence that answers is often in another language than the
+    question, beside related sentences in the question's language that the embedder ranks higher.
+    """
+    others = [lang for lang in by_lang if lang not in (q.lang, answer_lang)]
+    mix = [q.lang, q.lang, answer_lang, *others] if q.lang in by_lang else [answer_lang, *others]
+    cols = list(which)
+    para_sims = {lang: s.paragraph_vectors @ q.vectors[cols].T for lang, s in by_lang.items()}
+    sent_sims = {lang: s.vectors @ q.vectors[cols].T for lang, s in by_lang.items()}
+    n_paragraphs = len(by_lang[answer_lang].paragraph_vectors)
+    out = []
+    for col, qi in enumerate(cols):
+        gold_paragraph = int(q.paragraph[qi])
+        lang_of = [answer_lang if j == gold_paragraph else mix[(7 * j + qi) % len(mix)] for j in range(n_paragraphs)]
+        psims = np.array([para_sims[lang_of[j]][j, col] for j in range(n_paragraphs)])
+        if removed:
+            psims[gold_paragraph] = -np.inf
+        members: list[tuple[str, int]] = []
+        for j in np.argsort(-psims)[:PARAGRAPHS]:
+            s = by_lang[lang_of[j]]
+            members += [(lang_of[j], int(m)) for m in np.flatnonzero(s.paragraph_of == j)]
+        sims = [float(sent_sims[lang][m, col]) for lang, m in members]
+        passage = [float(psims[by_lang[lang].paragraph_of[m]]) for lang, m in members]
+        ranks = rank_scores(sims, [lang for lang, _ in members], passage)
+        chosen = [members[i] for i in np.argsort(-np.asarray(ranks), kind="stable")[:POOL]]
+        gold = None if removed else gold_sentence(by_lang[answer_lang], gold_paragraph, answer_starts[qi])
+        cands = [Candidate(by_lang[lang].texts[m], lang, by_lang[lang].vectors[m], by_lang[lang].context[m],
+                           float(psims[by_lang[lang].paragraph_of[m]])) for lang, m in chosen]
+        labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
+        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, 0))
+    return out
+
+
+@dataclass(frozen=True)
+class SelectionScores:
+    """How a selector does on one (question language, paragraph language) pair of pools."""
+
+    questions: int
+    accuracy: float  # accuracy@1: the best-scored sentence holds the answer, over all answerable questions
+    answered_right: float  # the same, and its score clears the threshold (the question is not refused)
+    rank_baseline: float  # the same for today's rank order (first candidate)
+    reachable: float  # the answer's sentence is among the candidates at all
+    refusal_recall: float  # removed pools refused
+    refusal_precision: float  # refused pools that were removed ones
+    over_refusal: float  # answerable pools (answer among candidates) refused
+    auroc: float  # best score separating answerable pools from removed ones
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    if not positives or not negatives:
+        return float("nan")
+    p, n = np.asarray(positives)[:, None], np.asarray(negatives)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool]) -> SelectionScores:
+    best_a: list[float] = []
+    best_r: list[float] = []
+    right = answered_right = baseline = reachable = over = 0
+    for pool in answerable:
+        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+        top = sel.order[0]
+        right += int(pool.labels[top] == 1)
+        answered_right += int(pool.labels[top] == 1 and sel.answered)
+        baseline += int(pool.labels[pool.rank_first] == 1)
+        if pool.labels.any():
+            reachable += 1
+            best_a.append(float(sel.scores[top]))
+            over += int(not sel.answered)
+    for pool in removed:
+        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+        best_r.append(float(sel.scores[sel.order[0]]))
+    refused_removed = sum(1 for x in best_r if x < selector.threshold)
+    refused_answerable = sum(1 for x in best_a if x < selector.threshold)
+    n = len(answerable)
+    return SelectionScores(
+        questions=n, accuracy=right / n if n else 0.0, answered_right=answered_right / n if n else 0.0,
+        rank_baseline=baseline / n if n else 0.0,
+        reachable=reachable / n if n else 0.0,
+        refusal_recall=refused_removed / len(best_r) if best_r else 0.0,
+        refusal_precision=refused_removed / max(1, refused_removed + refused_answerable),
+        over_refusal=over / max(1, reachable), auroc=auroc(best_a, best_r))
+
+
+
+
+def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stacked features, labels and the pool index of each row (for training)."""
+    xs, ys, groups = [], [], []
+    for i, pool in enumerate(pool_list):
+        x = features(pool.question, pool.qvec, pool.candidates, pool.lang)
+        xs.append(x)
+        ys.append(pool.labels)
+        groups.append(np.full(len(x), i))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
+
+
+def score_test_quarter(embedder: Embedder, data: Path, pairs: Sequence[tuple[str, str]], selector: Selector,
+                       limit: int | None = None) -> dict[str, dict[str, float | int]]:
+    """Selection scores on articles 36-47 for each (question language, paragraph language) pair.
+
+    Distractor paragraphs come in the pair's two languages. The baseline (``rank_baseline``) is today's rank
+    order: the first candidate quoted.
+    """
+    langs = sorted({x for pair in pairs for x in pair})
+    texts = {lang: read(data, lang, TEST_ARTICLES) for lang in langs}
+    sents = {lang: sentences(embedder, lang, texts[lang][0]) for lang in langs}
+    quest = {lang: questions(embedder, lang, texts[lang][1]) for lang in {q for q, _ in pairs}}
+    out = {}
+    for ql, pl in pairs:
+        n = len(quest[ql].texts)
+        which = list(range(n)) if limit is None or limit >= n else [i * n // limit for i in range(limit)]
+        starts = [a for _, _, a in texts[pl][1]]
+        by_lang = {lang: sents[lang] for lang in (ql, pl)}
+        answerable = pools(quest[ql], pl, by_lang, starts, which)
+        removed = pools(quest[ql], pl, by_lang, starts, which, removed=True)
+        out[f"{ql}->{pl}"] = score(selector, answerable, removed).to_dict()
+    return out

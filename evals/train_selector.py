@@ -1,0 +1,134 @@
+"""``python -m evals train-selector``: fit the answer-sentence selector's weights on XQuAD articles 0-35.
+
+    python -m evals train-selector [--data DIR] [--langs en,es,de,ru,ar,zh] [--out qa/models/selector.json]
+
+Every question language x paragraph language pair of ``--langs`` gives pools (``evals.selection``): for each
+question, the candidates it would get with its paragraph in the store (one of them labelled as the answer's
+sentence, when retrieval reached it) and without it (all negatives: it must be refused). A logistic
+regression is fitted to all their candidates (standardised features, L2, full-batch Adam from zeros, a fixed
+number of steps: deterministic, so the shipped file reproduces); the refusal threshold is the probability
+that best separates answerable pools from removed ones on the same training pools (Youden's J). Nothing of
+articles 36-47 is read. Writes the weights with a summary of the training data beside them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evals.selection import TRAIN_ARTICLES, Pool, design, pools, questions, read, sentences
+from evals.xquad import DEFAULT_DATA, spread
+from qa.config import Config, offline_environment
+from qa.embed import Embedder
+from qa.errors import QAError
+from qa.select import INTERACTIONS, SCALAR_FEATURES, WEIGHTS, Selector
+
+LANGS = ("en", "es", "de", "ru", "ar", "zh")
+L2 = 1e-3
+STEPS = 600
+LEARNING_RATE = 0.05
+PER_PAIR = 400  # questions per language pair, evenly spread over the training articles
+POSITIVE_WEIGHT = 3.0  # one answer sentence per pool of 8: weigh it up so the scores spread
+
+
+def training_pools(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[list[Pool], list[Pool]]:
+    """Answerable and removed pools of every language pair over the training articles."""
+    read_langs = {lang: read(data, lang, TRAIN_ARTICLES) for lang in langs}
+    sents = {lang: sentences(embedder, lang, read_langs[lang][0]) for lang in langs}
+    quest = {lang: questions(embedder, lang, read_langs[lang][1]) for lang in langs}
+    answerable: list[Pool] = []
+    removed: list[Pool] = []
+    for ql in langs:
+        for pl in langs:
+            starts = [a for _, _, a in read_langs[pl][1]]
+            which = spread(range(len(quest[ql].texts)), PER_PAIR)
+            answerable += [p for p in pools(quest[ql], pl, sents, starts, which) if p.labels.any()]
+            removed += pools(quest[ql], pl, sents, starts, which, removed=True)
+    return answerable, removed
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS, lr: float = LEARNING_RATE) -> np.ndarray:
+    """Weighted logistic regression by full-batch Adam on standardised features; weights for raw features."""
+    bias = SCALAR_FEATURES.index("bias")
+    mean, std = x.mean(0), x.std(0)
+    mean[bias], std[bias] = 0.0, 1.0
+    std[std < 1e-8] = 1.0
+    z = ((x - mean) / std).astype(np.float64)
+    sample = np.where(y > 0, POSITIVE_WEIGHT, 1.0)
+    sample /= sample.sum()
+    w = np.zeros(z.shape[1])
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t in range(1, steps + 1):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (sample * (p - y)) + l2 * np.where(np.arange(len(w)) == bias, 0.0, w)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad * grad
+        w -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    raw = w / std
+    raw[bias] = w[bias] - float((w * mean / std).sum() - w[bias] * mean[bias] / std[bias])
+    return raw.astype(np.float32)
+
+
+def youden_threshold(answerable: list[float], removed: list[float]) -> float:
+    """The probability cut that maximises refusal recall minus over-refusal."""
+    cuts = sorted(set(answerable) | set(removed))
+    best, best_j = 0.5, -1.0
+    for c in cuts:
+        j = sum(1 for x in removed if x < c) / len(removed) - sum(1 for x in answerable if x < c) / len(answerable)
+        if j > best_j:
+            best, best_j = c, j
+    return float(best)
+
+
+def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selector, dict]:
+    t0 = time.perf_counter()
+    answerable, removed = training_pools(embedder, data, langs)
+    x, y, _ = design(answerable + removed)
+    weights = fit(x, y)
+    probe = Selector(weights, 0.5)
+    best = lambda pool: float(probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).scores.max())  # noqa: E731
+    threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])
+    card = {"source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
+            "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
+            "languages": list(langs), "answerable_pools": len(answerable), "removed_pools": len(removed),
+            "questions_per_pair": PER_PAIR, "rows": int(len(y)), "positives": int(y.sum()), "l2": L2, "steps": STEPS,
+            "positive_weight": POSITIVE_WEIGHT, "seconds": round(time.perf_counter() - t0, 1)}
+    return Selector(weights, threshold), card
+
+
+def write(selector: Selector, card: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"features": list(SCALAR_FEATURES), "interactions": list(INTERACTIONS), "threshold": selector.threshold,
+           "training": card, "weights": [round(float(w), 6) for w in selector.weights]}
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evals train-selector", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of xquad.<lang>.json")
+    ap.add_argument("--langs", default=",".join(LANGS), help="question and paragraph languages (comma-separated)")
+    ap.add_argument("--out", type=Path, default=WEIGHTS, help=f"weights file (default {WEIGHTS})")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    offline_environment()
+    try:
+        embedder = Embedder.from_config(Config.from_env())
+        selector, card = train(embedder, a.data, tuple(x.strip() for x in a.langs.split(",") if x.strip()))
+    except QAError as e:
+        print(f"evals train-selector: error: {e}", file=sys.stderr)
+        return 1
+    write(selector, card, a.out)
+    print(json.dumps({"out": str(a.out), "threshold": round(selector.threshold, 4), **card}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The answer in the question's language, saying nothing the quote does not: copy the answer's words, then
+translate only those.
+
+A sentence the small model writes freely from a quote passed the citation checks while stating what the
+quote does not (an invented cause, a place from nowhere, a figure given to the wrong speaker: 11 of 27 read
+by hand). So the model is not asked to write; it is asked to *copy* the few words of the quote that answer
+the question, and the copy is kept only when it is found word for word in the quote. When the quote is in
+another language than the question, only those words are translated (a month, a name in another script),
+and the translation is kept only when it keeps every figure of the copy; it is labelled as a machine
+translation wherever it is shown. Anything that fails a check is dropped: the answer is then the quote.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from qa.llm import LLM
+from qa.prompt import span_messages, translation_messages
+from qa.text import normalize_numbers
+
+SPAN_TOKENS = 48
+TRANSLATION_TOKENS = 64
+MAX_SHARE = 0.8  # a "copy" of more than this share of the quote's words is the quote again, not its answer
+_EDGES = " \t\n\"'«»“”„‘’.,;:!?()[]-–—"
+
+@dataclass(frozen=True)
+class Phrasing:
+    """What is shown before the quote: ``text`` in the question's language, ``span`` the words copied from the
+    quote (``text == span`` when no translation was needed)."""
+
+    text: str
+    span: str
+    translated: bool
+
+
+def copied(draft: str, quote: str) -> str | None:
+    """The draft as it stands in the quote (the quote's own characters), or None when it is not a copy.
+
+    Case and the amount of white space may differ; every word must be there, in order, side by side.
+    """
+    span = draft.strip().splitlines()[0].strip(_EDGES) if draft.strip() else ""
+    if not re.search(r"\w", span):
+        return None
+    m = re.search(r"\s+".join(re.escape(w) for w in span.split()), quote, re.I)
+    return m.group(0) if m else None
+
+
+def answers_something(span: str, quote: str, question: str) -> bool:
+    """A copy that is most of the quote, or only repeats the question, is no answer of its own."""
+    words = re.findall(r"\w+", span)
+    if len(words) > MAX_SHARE * len(re.findall(r"\w+", quote)) and len(words) > 3:
+        return False
+    asked = {w.casefold() for w in re.findall(r"\w+", question)}
+    return any(w.casefold() not in asked for w in words)
+
+
+def keeps_facts(translation: str, span: str) -> bool:
+    """A translation must state exactly the figures of the copy, and be about as long as it."""
+    text = translation.strip()
+    if not text or "\n" in text.strip() or len(text) > 3 * len(span) + 30:
+        return False
+    return normalize_numbers(text) == normalize_numbers(span)
+
+
+def phrase(llm: LLM, question: str, lang: str | None, quote: str, quote_lang: str | None
+           ) -> Iterator[str | Phrasing | None]:
+    """Yield the model's text as it arrives, then one :class:`Phrasing` (or None when nothing held up)."""
+    draft = ""
+    for delta in llm.stream(span_messages(question, quote), max_tokens=SPAN_TOKENS):
+        draft += delta
+        yield delta
+    span = copied(draft, quote)
+    if span is None or not answers_something(span, quote, question):
+        yield None
+        return
+    if lang is None or lang == quote_lang:
+        yield Phrasing(span, span, translated=False)
+        return
+    translation = ""
+    yield "\n"
+    for delta in llm.stream(translation_messages(span, lang), max_tokens=TRANSLATION_TOKENS):
+        translation += delta
+        yield delta
+    translation = translation.strip().strip("\"«»“”")
+    yield Phrasing(translation, span, translated=True) if keeps_facts(translation, span) else None

@@ -1,0 +1,156 @@
+"""Which sentence answers the question, or none: a trained, language-general answer-sentence selector.
+
+The retriever ranks sentences by how close they are to the question; the closest sentence often restates
+the question without holding its answer ("North Korea sent troops to Russia" for "how many troops?"). The
+selector scores every candidate sentence for "this sentence answers this question" from features that mean
+the same in any language the embedder knows:
+
+- closeness: the sentence's cosine to the question, relative to the best candidate and to the median of
+  candidates in its language (the small embedder favours the question's own language), the cosine of the
+  sentence with its neighbours (a sentence is a small unit; its context says what it is about), its
+  passage's score and its rank, and whether it is in the question's language (the embedder's bias for it
+  is learned, not guessed: training pools mix the answer's language with distractors in the question's);
+- what the sentence adds to the question: figures and names it states that the question does not, and how
+  much of the question it merely repeats;
+- which of those the question asks for, learned from the question's own embedding: the question vector
+  times "states a new figure" / "names someone or something new" / "is long" lets the model learn that
+  "how many", "combien", "كم" and "wie viele" want figures and "who" wants a name — in every language the
+  embedder maps near those, without a word list.
+
+A logistic regression over these features is trained on XQuAD articles 0-35 only (``python -m evals
+train-selector``; data card in ``qa/models/selector.md``); its probability is calibrated on pools with and
+without the answering paragraph, and ``threshold`` (stored with the weights) is the refusal point.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.text import normalize_numbers
+
+WEIGHTS = Path(__file__).with_name("models") / "selector.json"
+_WORD = re.compile(r"[^\W_]+")
+SCALAR_FEATURES = (
+    "cosine", "cosine_minus_best", "cosine_minus_lang_median", "context_cosine", "context_minus_best",
+    "passage_score", "reciprocal_rank", "question_overlap", "sentence_overlap", "new_figure", "any_figure",
+    "new_name", "log_length", "same_language", "bias",
+)
+# Question-vector interactions: which kind of sentence this question wants.
+INTERACTIONS = ("new_figure", "new_name", "log_length")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate sentence: its text and language, its vector, its neighbours' vectors (zeros at an edge)
+    and its passage's similarity to the question."""
+
+    text: str
+    lang: str | None
+    vector: np.ndarray
+    context: np.ndarray  # normalised sum of the sentence's and its neighbours' vectors
+    passage_score: float
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Probabilities that each candidate answers the question, best first as ``order``; ``answered`` is
+    False when no candidate clears the calibrated threshold (the answer is then a refusal)."""
+
+    scores: np.ndarray
+    order: list[int]
+    threshold: float
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.order) and float(self.scores[self.order[0]]) >= self.threshold
+
+    @property
+    def best(self) -> int | None:
+        return self.order[0] if self.answered else None
+
+
+def _stems(text: str) -> set[str]:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return {w[:5] for w in _WORD.findall(folded) if not w.isdigit()}
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words past a sentence's first word (any cased script), as 5-letter stems."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text))
+    return {w.casefold()[:5] for w in words[1:] if w[:1].isupper()}
+
+
+def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> np.ndarray:
+    """The feature matrix (one row per candidate) the weights were trained on; ``lang`` is the question's."""
+    if not candidates:
+        return np.zeros((0, len(SCALAR_FEATURES) + len(INTERACTIONS) * len(qvec)), dtype=np.float32)
+    sims = np.array([float(c.vector @ qvec) for c in candidates])
+    ctx = np.array([float(c.context @ qvec) for c in candidates])
+    langs = [c.lang for c in candidates]
+    median = {lang: float(np.median(sims[[i for i, x in enumerate(langs) if x == lang]])) for lang in set(langs)}
+    rank = np.empty(len(sims))
+    rank[np.argsort(-sims)] = np.arange(1, len(sims) + 1)
+    q_stems, q_numbers, q_names = _stems(question), normalize_numbers(question), _names(question)
+    rows = []
+    for i, c in enumerate(candidates):
+        stems = _stems(c.text)
+        numbers = normalize_numbers(c.text)
+        scalar = {
+            "cosine": sims[i], "cosine_minus_best": sims[i] - sims.max(),
+            "cosine_minus_lang_median": sims[i] - median[c.lang], "context_cosine": ctx[i],
+            "context_minus_best": ctx[i] - ctx.max(), "passage_score": c.passage_score,
+            "reciprocal_rank": 1.0 / rank[i],
+            "question_overlap": len(q_stems & stems) / max(1, len(q_stems)),
+            "sentence_overlap": len(q_stems & stems) / max(1, len(stems)),
+            "new_figure": float(bool(numbers - q_numbers)), "any_figure": float(bool(numbers)),
+            "new_name": float(bool(_names(c.text) - q_names - q_stems)),
+            "log_length": math.log1p(len(_WORD.findall(c.text))) / 4.0,
+            "same_language": float(lang is not None and c.lang == lang), "bias": 1.0,
+        }
+        row = [scalar[f] for f in SCALAR_FEATURES]
+        for f in INTERACTIONS:
+            row.extend((qvec * scalar[f]).tolist())
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Selector:
+    """The trained weights and the refusal threshold; ``select`` is pure (no I/O after loading)."""
+
+    weights: np.ndarray
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> Selector:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("features") != list(SCALAR_FEATURES) or data.get("interactions") != list(INTERACTIONS):
+            raise ValueError(f"{path} was trained with other features; run `python -m evals train-selector`")
+        return cls(np.asarray(data["weights"], dtype=np.float32), float(data["threshold"]))
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(x @ self.weights)))
+
+    def select(self, question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> Selection:
+        """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
+        scores = self.probabilities(features(question, qvec, candidates, lang))
+        return Selection(scores=scores, order=[int(i) for i in np.argsort(-scores, kind="stable")],
+                         threshold=self.threshold)
+
+
+def context_vectors(vectors: np.ndarray, groups: Sequence[int]) -> np.ndarray:
+    """For sentence i, the normalised sum of sentences i-1, i, i+1 of the same group (passage), in order."""
+    out = vectors.astype(np.float64).copy()
+    for i in range(len(vectors)):
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(vectors) and groups[j] == groups[i]:
+                out[i] += vectors[j]
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms == 0, 1, norms)).astype(np.float32)

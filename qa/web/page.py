@@ -1,0 +1,345 @@
+"""The Gradio page: chat with streamed, cited answers, a sources panel, and the article collection.
+
+UI code only: every answer and search goes through the injected :class:`qa.Assistant`, every upload and
+deletion through the injected :class:`qa.types.Library`. Nothing lives at module level, so tests build a
+page on whatever store and backend they need, and two pages in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import gradio as gr
+
+from qa.answer import Assistant
+from qa.config import BUNDLED_ARTICLES, LLMChoice
+from qa.errors import InputError, QAError
+from qa.retrieve import check_k, check_question
+from qa.types import Answer, AnswerMode, Library, LLMState
+from qa.web.render import (
+    article_choices,
+    article_rows,
+    esc,
+    render_answer,
+    render_draft,
+    render_error,
+    render_panel,
+    render_pending,
+    render_sources,
+    render_user,
+)
+from qa.web.uploads import Uploads
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+MODES = {
+    "Written by the language model": AnswerMode.LLM.value,
+    "Quotes only (extractive, no model)": AnswerMode.EXTRACTIVE.value,
+}
+EXAMPLES = [
+    "How much money did the G7 agree to provide to Ukraine?",
+    "Sa ushtarë të tjerë ka dërguar Koreja e Veriut në Rusi?",
+    "Dove ha incontrato Lavrov Kim Jong Un?",
+    "ماذا قال كيم جونغ أون عن دعم روسيا؟",
+    "Combien de personnes ont été tuées à Dnipro ?",
+    "Wann könnte Russland nordkoreanische Truppen einsetzen?",
+]
+STATUS_HINTS = {
+    LLMState.PREPARING: " — the first start prepares the local model, once; questions wait for it (or choose "
+    "*Quotes only* under Settings)",
+    LLMState.STARTING: " — a few seconds",
+}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Library errors become ``gr.Error`` with their message; anything else is logged and summarised."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except QAError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        except Exception as e:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(
+                f"Something went wrong on the server ({e.__class__.__name__}); the details are in its log.",
+                print_exception=False,
+            ) from None
+
+    return wrapper
+
+
+class Page:
+    """The page over one assistant and one library; :meth:`create_app` builds it, the callbacks are methods.
+
+    ``suffixes`` are the file types the library reads (the upload widget offers exactly those); ``bundled``
+    is the folder of demo articles the *Articles* tab offers to add to an empty collection.
+    """
+
+    def __init__(
+        self, assistant: Assistant, library: Library, suffixes: Sequence[str], bundled: Path = BUNDLED_ARTICLES
+    ) -> None:
+        self.assistant = assistant
+        # Made once: "Quotes only" answers on the same store and embedder, without the model.
+        self.quotes_only = assistant if assistant.llm is None else assistant.without_llm()
+        self.library = library
+        self.bundled = bundled
+        self.uploads = Uploads(
+            library, Path(assistant.config.store) / "uploads", suffixes, assistant.config.max_file_mb
+        )
+
+    def answerer(self, mode: str) -> Assistant:
+        """The assistant for an answer mode of the Settings: the page's own, or its twin without the LLM."""
+        return self.quotes_only if mode == AnswerMode.EXTRACTIVE else self.assistant
+
+    # --- callbacks -------------------------------------------------------------------------------------
+
+    def respond(
+        self, message: str, chat: list[dict], history: list[dict], turns: list[tuple[str, str]], k: int, mode: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer: user bubble, then the draft as the model writes, then the verified answer."""
+        try:
+            question = check_question(message)
+            k = check_k(int(k))
+        except QAError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        qa = self.answerer(mode)
+        asked = [*chat, {"role": "user", "content": render_user(question)}]
+
+        def reply(html: str) -> list[dict]:
+            return [*asked, {"role": "assistant", "content": html}]
+
+        yield "", reply(render_pending(qa.llm_status() if qa.llm else None)), history, turns, gr.skip()
+        draft = ""
+        answer: Answer | None = None
+        try:
+            for item in qa.stream(question, k=k, history=list(history)):
+                if isinstance(item, str):
+                    draft += item
+                    yield gr.skip(), reply(render_draft(draft)), gr.skip(), gr.skip(), gr.skip()
+                else:
+                    answer = item
+            if answer is None:
+                raise RuntimeError("the assistant's stream ended without an answer")
+        except Exception as e:
+            if isinstance(e, QAError):
+                message = str(e)
+            else:
+                message = f"Something went wrong on the server ({e.__class__.__name__})"
+                log.exception("answering %r failed", question)
+            yield gr.skip(), reply(render_error(message)), gr.skip(), gr.skip(), gr.skip()
+            raise gr.Error(message, print_exception=False) from None
+        turn = len(turns) + 1
+        history = [*history, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        turns = [*turns, (question, render_sources(answer, turn))]
+        yield gr.skip(), reply(render_answer(answer, turn)), history, turns, render_panel(turns)
+
+    def new_conversation(self) -> tuple[list, list, list, str]:
+        return [], [], [], render_panel([])
+
+    @user_errors
+    def status_line(self) -> str:
+        """The model's state, with a hint while the local model is prepared or started."""
+        state = self.assistant.llm_state()
+        hint = STATUS_HINTS.get(state, "") if state else ""
+        return f"**Answers:** {esc(self.assistant.llm_status())}{hint}"
+
+    @user_errors
+    def article_list(self) -> tuple[Any, ...]:
+        """The articles table, the delete choices, the one-line summary and the bundled-articles button."""
+        arts = self.assistant.articles()
+        langs = Counter(a.lang or "?" for a in arts)
+        if arts:
+            summary = (
+                f"**Articles:** {len(arts)} ({', '.join(f'{k} {v}' for k, v in sorted(langs.items()))}), "
+                f"{sum(a.passages for a in arts)} passages"
+            )
+        else:
+            summary = "**Articles:** none yet — add the bundled demo articles or upload your own under *Articles*."
+        return (
+            article_rows(arts),
+            gr.update(choices=article_choices(arts), value=None),
+            summary,
+            gr.update(visible=not arts),
+        )
+
+    @user_errors
+    def settings_defaults(self) -> tuple[Any, Any]:
+        config = self.assistant.config
+        if config.llm == LLMChoice.NONE:
+            mode = gr.update(
+                value=AnswerMode.EXTRACTIVE.value,
+                interactive=False,
+                info="The page was started without a language model (--llm none).",
+            )
+        else:
+            mode = gr.update(value=AnswerMode.LLM.value, interactive=True)
+        return gr.update(value=min(config.k, 10)), mode
+
+    @user_errors
+    def add_uploads(
+        self,
+        files: list[str] | None,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        """Add uploaded files; the ones that could not be added are named in a warning (all of them: an error)."""
+        report, problems = self.uploads.add(files or [], step=lambda desc: progress(0, desc=desc))
+        if problems:
+            gr.Warning("Some files were not added: " + " ".join(problems))
+        message = (
+            f"Added {report.added}, updated {report.updated}, unchanged {report.skipped}; "
+            f"{report.passages} passages in {report.seconds:.1f} s."
+        )
+        gr.Info(message)
+        return (None, message, *self.article_list())
+
+    @user_errors
+    def add_bundled(self, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+        report = self.library.add([self.bundled], progress=True)
+        message = f"Bundled demo articles: {report.summary()}"
+        gr.Info(message)
+        return (message, *self.article_list())
+
+    @user_errors
+    def delete(self, path: str | None) -> tuple[Any, ...]:
+        if not path:
+            raise InputError("choose an article to delete first")
+        self.uploads.delete(path)
+        message = f"Deleted {Path(path).name}."
+        gr.Info(message)
+        return (message, *self.article_list())
+
+    # --- the page --------------------------------------------------------------------------------------
+
+    def create_app(self) -> gr.Blocks:
+        """The page, its events wired to this object's callbacks, queued one answer or ingest at a time."""
+        suffixes = self.uploads.suffixes
+        with gr.Blocks(title="qa — ask the news", analytics_enabled=False, delete_cache=(600, 3600)) as page:
+            gr.Markdown(
+                "# Ask the news\nQuestions in any language about the articles in the collection. Every "
+                "answer cites its sources; click a **[n]** to see the quoted words in the article."
+            )
+            with gr.Row():
+                llm_md = gr.Markdown(elem_id="qa-llm-status")
+                store_md = gr.Markdown(elem_id="qa-store-status")
+            history = gr.State([])
+            turns = gr.State([])
+            with gr.Tabs():
+                with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chat = gr.Chatbot(
+                            label="Conversation",
+                            elem_id="qa-chat",
+                            height=520,
+                            render_markdown=False,
+                            latex_delimiters=[],
+                            allow_tags=False,
+                            feedback_options=None,
+                            buttons=[],
+                            placeholder="Ask about the articles, in any language. Follow-up "
+                            "questions are understood from the conversation.",
+                        )
+                        with gr.Row():
+                            box = gr.Textbox(
+                                placeholder="Ask a question…",
+                                show_label=False,
+                                scale=6,
+                                lines=1,
+                                max_lines=6,
+                                autofocus=True,
+                                elem_id="qa-question",
+                            )
+                            send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                        gr.Examples([[q] for q in EXAMPLES], inputs=[box], label="Examples (any language works)")
+                        with gr.Accordion("Settings", open=False):
+                            k = gr.Slider(
+                                1,
+                                10,
+                                value=5,
+                                step=1,
+                                label="Passages to read",
+                                info="More passages find more, but answers come slower.",
+                            )
+                            mode = gr.Radio(
+                                list(MODES.items()), value=AnswerMode.LLM.value, label="Answer mode", elem_id="qa-mode"
+                            )
+                        clear = gr.Button("New conversation", size="sm")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(render_panel([]), elem_id="qa-sources")
+                with gr.Tab("Articles", id="articles"):
+                    bundled_row = gr.Row(visible=False)
+                    with bundled_row:
+                        bundled = gr.Button(
+                            "Add the 5 bundled demo articles (Arabic, Albanian, English, Italian)", variant="primary"
+                        )
+                    table = gr.Dataframe(
+                        headers=["File", "Title", "Language", "Date", "Passages"],
+                        datatype=["str", "str", "str", "str", "number"],
+                        interactive=False,
+                        column_widths=["28%", "48%", "8%", "8%", "8%"],
+                        latex_delimiters=[],
+                        wrap=True,
+                        label="Articles in the collection",
+                        elem_id="qa-articles",
+                    )
+                    with gr.Row():
+                        with gr.Column():
+                            files = gr.File(
+                                label=f"Upload articles ({', '.join(suffixes)})",
+                                file_count="multiple",
+                                file_types=suffixes,
+                                elem_id="qa-upload",
+                            )
+                            add = gr.Button("Add to the collection", variant="primary", elem_id="qa-add")
+                            gr.Markdown("A file with the same name as an earlier upload replaces it.")
+                        with gr.Column():
+                            pick = gr.Dropdown(label="Delete an article", choices=[], value=None, elem_id="qa-pick")
+                            remove = gr.Button("Delete", variant="stop", elem_id="qa-delete")
+                    result = gr.Markdown(elem_id="qa-result", min_height=40)
+            timer = gr.Timer(3.0)
+
+            listing = [table, pick, store_md, bundled_row]
+            page.load(self.status_line, None, llm_md, queue=False, show_progress="hidden")
+            page.load(self.article_list, None, listing, queue=False, show_progress="hidden")
+            page.load(self.settings_defaults, None, [k, mode], queue=False, show_progress="hidden")
+            timer.tick(self.status_line, None, llm_md, queue=False, show_progress="hidden")
+            ask_io: dict[str, Any] = dict(
+                fn=self.respond,
+                inputs=[box, chat, history, turns, k, mode],
+                outputs=[box, chat, history, turns, sources],
+                concurrency_id="assistant",
+                show_progress_on=chat,
+            )
+            box.submit(**ask_io)
+            send.click(**ask_io)
+            clear.click(self.new_conversation, None, [chat, history, turns, sources], queue=False)
+            chat.clear(self.new_conversation, None, [chat, history, turns, sources], queue=False)
+            # Progress and errors show on the result line only, so no error badge covers the list or the inputs.
+            add.click(
+                self.add_uploads, files, [files, result, *listing], concurrency_id="assistant", show_progress_on=result
+            )
+            bundled.click(
+                self.add_bundled, None, [result, *listing], concurrency_id="assistant", show_progress_on=result
+            )
+            remove.click(self.delete, pick, [result, *listing], concurrency_id="assistant", show_progress_on=result)
+        page.queue(default_concurrency_limit=1, max_size=64)
+        return page
+
+    def launch(self, **options: Any) -> None:
+        """Build the page and serve it until interrupted; Gradio 6 takes the page's CSS and JS at launch."""
+        css = (STATIC / "page.css").read_text(encoding="utf-8")
+        js = (STATIC / "page.js").read_text(encoding="utf-8")
+        self.create_app().launch(css=css, js=js, **options)

@@ -1,0 +1,68 @@
+"""The selector's training: a deterministic fit, a threshold that separates, and the shipped weights reproduce."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from evals import train_selector
+from evals.selection import TEST_ARTICLES, TRAIN_ARTICLES, read
+from evals.xquad import DEFAULT_DATA
+from qa.select import INTERACTIONS, SCALAR_FEATURES, WEIGHTS, Selector
+
+
+def _toy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with the selector's width where the label is decided by the first feature."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(SCALAR_FEATURES) + 384 * len(INTERACTIONS))).astype(np.float32)
+    x[:, SCALAR_FEATURES.index("bias")] = 1.0
+    y = (x[:, 0] > 0.5).astype(np.float64)
+    return x, y
+
+
+def test_the_fit_learns_and_is_deterministic():
+    x, y = _toy()
+    w = train_selector.fit(x, y, steps=200)
+    p = 1 / (1 + np.exp(-(x @ w)))
+    assert ((p > 0.5) == (y > 0)).mean() > 0.95
+    assert np.array_equal(w, train_selector.fit(x, y, steps=200))
+
+
+def test_the_threshold_separates_answerable_from_removed_pools():
+    assert train_selector.youden_threshold([0.9, 0.8, 0.7], [0.2, 0.3, 0.75]) == pytest.approx(0.8)
+    assert train_selector.youden_threshold([0.9, 0.6], [0.1, 0.2]) == pytest.approx(0.6)
+
+
+def test_the_splits_are_articles_0_to_35_and_36_to_47():
+    assert list(TRAIN_ARTICLES) == list(range(36)) and list(TEST_ARTICLES) == list(range(36, 48))
+    train, _ = read(DEFAULT_DATA, "en", TRAIN_ARTICLES)
+    test, _ = read(DEFAULT_DATA, "en", TEST_ARTICLES)
+    assert len(train) + len(test) == 240 and not set(train) & set(test)
+
+
+def test_the_shipped_weights_load_and_match_the_features():
+    selector = Selector.load()
+    doc = json.loads(WEIGHTS.read_text())
+    assert selector.weights.shape == (len(SCALAR_FEATURES) + 384 * len(INTERACTIONS),)
+    assert 0 < selector.threshold < 1
+    assert doc["training"]["articles"].startswith("0-35")
+
+
+def test_weights_trained_with_other_features_are_refused(tmp_path):
+    doc = json.loads(WEIGHTS.read_text())
+    doc["features"] = doc["features"][:-1]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="trained with other features"):
+        Selector.load(path)
+
+
+@pytest.mark.slow
+def test_the_shipped_weights_reproduce(tmp_path, embedder):
+    """Retrain from XQuAD (minutes: every training sentence is embedded) and compare with the shipped file."""
+    shipped = Selector.load()
+    selector, card = train_selector.train(embedder, DEFAULT_DATA, train_selector.LANGS)
+    assert card["articles"].startswith("0-35")
+    assert selector.threshold == pytest.approx(shipped.threshold, abs=0.02)
+    assert np.allclose(selector.weights, shipped.weights, atol=0.02), np.abs(selector.weights - shipped.weights).max()
