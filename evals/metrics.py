@@ -1,7 +1,7 @@
 """Scores of answers against hand-written cases: pure functions, each returning a typed result with its reason.
 
 Nothing here calls the library's own checks. Citation support in particular is judged independently of
-``qa.cite`` (gold source agreement plus the case's fact strings inside the cited text), so a run also
+the library's checks (gold source agreement plus the case's fact strings inside the cited text), so a run also
 measures how often the library's verifier agrees with an outside judge.
 
 Text matching (:func:`normalize`, :func:`occurs`) folds case, accents, Arabic letter variants and number

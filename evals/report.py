@@ -146,9 +146,9 @@ def markdown(report: dict) -> str:
         + (f" · first {m['limit']}" if m.get("limit") else "")
         + f" · {m['seconds']} s · commit {m.get('commit') or '?'} · {m['started']} · embedder {m.get('embedder')}",
         "Accuracy counts a right answer (every key fact stated, not refused) or a right refusal. Citation "
-        "precision and recall are ALCE-style and judged without `qa.cite`: a citation supports its sentence when "
+        "precision and recall are ALCE-style and judged without the library: a citation supports its sentence when "
         "the cited article is a gold source and holds the facts the sentence states; *verifier agreement* is how "
-        "often `qa.cite`'s own verdict matches.",
+        "often the library's own verdict matches.",
         "## Summary",
         _md_table(*_summary_rows(report)),
         "## By question language",
@@ -214,14 +214,14 @@ def _case_md(c: dict) -> str:
         first_citation.setdefault(cit["n"], cit)
     verdicts = (j["citations"] or {}).get("verdicts", [])
     if verdicts:
-        lines += ["", "**Citations** (independent judge; `qa.cite`):"]
+        lines += ["", "**Citations** (independent judge; the library):"]
     for v in verdicts:
         cit = first_citation.get(v["n"])
         qa = "no citation object" if v["verified"] is None else "verified" if v["verified"] else "not verified"
         lines.append(
             f"- sentence {v['sentence'] + 1} cites [{v['n']}] `{v['source'] or '?'}`"
             + (f" «{cit['quote']}»" if cit else "")
-            + f" — judge: {'supports' if v['supported'] else 'does not support'} ({v['reason']}); qa.cite: {qa}"
+            + f" — judge: {'supports' if v['supported'] else 'does not support'} ({v['reason']}); library: {qa}"
         )
     unshown = [cit for n, cit in first_citation.items() if n not in {v["n"] for v in verdicts}]
     lines += [

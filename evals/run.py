@@ -4,14 +4,16 @@ The assistant is the library's own :class:`qa.Assistant` (the same object the CL
 store that holds the bundled corpus: a temporary one by default, so a run measures exactly the articles the
 cases were written about and nothing a user happened to ingest.
 """
+
 from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from tqdm import tqdm
 
@@ -40,8 +42,12 @@ class Record:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return {"case": self.case.to_dict(), "answer": self.answer.to_dict(), "judgement": self.judgement.to_dict(),
-                "error": self.error}
+        return {
+            "case": self.case.to_dict(),
+            "answer": self.answer.to_dict(),
+            "judgement": self.judgement.to_dict(),
+            "error": self.error,
+        }
 
 
 def select(cases: Sequence[Case], lang: str | None = None, limit: int | None = None) -> list[Case]:
@@ -67,8 +73,11 @@ def open_assistant(store: Path, llm: str | None) -> Assistant:
     bundled = {p.name for p in BUNDLED_ARTICLES.iterdir()}
     others = sorted({a.source for a in assistant.articles()} - bundled)
     if others:
-        log.warning("the store also holds %d other articles (e.g. %s); retrieval scores will differ from a clean run",
-                    len(others), others[0])
+        log.warning(
+            "the store also holds %d other articles (e.g. %s); retrieval scores will differ from a clean run",
+            len(others),
+            others[0],
+        )
     return assistant
 
 
@@ -95,19 +104,35 @@ def ask_all(assistant: Asker, cases: Sequence[Case], k: int, progress: bool = Tr
     return records
 
 
-def meta(assistant: Assistant, cases_file: Path, k: int, lang: str | None, limit: int | None,
-         started: datetime, seconds: float) -> dict:
+def meta(
+    assistant: Assistant,
+    cases_file: Path,
+    k: int,
+    lang: str | None,
+    limit: int | None,
+    started: datetime,
+    seconds: float,
+) -> dict:
     """What a report needs to say about how it was made, so two reports can be compared fairly."""
-    return {"started": started.isoformat(timespec="seconds"), "seconds": round(seconds, 1),
-            "llm": assistant.config.llm, "llm_status": assistant.llm_status(), "k": k,
-            "embedder": assistant.embedder.name, "cases_file": str(cases_file), "lang": lang, "limit": limit,
-            "commit": _commit()}
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "llm": assistant.config.llm,
+        "llm_status": assistant.llm_status(),
+        "k": k,
+        "embedder": assistant.embedder.name,
+        "cases_file": str(cases_file),
+        "lang": lang,
+        "limit": limit,
+        "commit": _commit(),
+    }
 
 
 def _commit() -> str | None:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_DIR, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

@@ -10,6 +10,7 @@ A pool is what the selector sees for one question: the paragraphs of the split c
 *answerable* pool is built over every paragraph; a *removed* pool over every paragraph but the answering
 one, as if it had never been ingested: it must be refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,38 +65,54 @@ class Pool:
     rank_first: int  # the candidate today's rank order puts first (index 0: pools are in rank order)
 
 
-def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]]]:
-    """Paragraph texts of the given articles, and (question, paragraph index, answer start) of each question."""
+def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
+    """Paragraph texts of the given articles, (question, paragraph index, answer start) of each question, and
+    the article of each paragraph."""
     path = data / f"xquad.{lang}.json"
     if not path.is_file():
         raise InputError(f"no XQuAD file for {lang!r} at {path}; pass --data DIR with the xquad.<lang>.json files")
     doc = json.loads(path.read_text(encoding="utf-8"))
     paragraphs: list[str] = []
     questions: list[tuple[str, int, int]] = []
-    for article in [doc["data"][i] for i in articles]:
+    article_of: list[int] = []
+    for number, article in [(i, doc["data"][i]) for i in articles]:
         for p in article["paragraphs"]:
             for qa in p["qas"]:
                 questions.append((qa["question"].strip(), len(paragraphs), int(qa["answers"][0]["answer_start"])))
             paragraphs.append(p["context"])
-    return paragraphs, questions
+            article_of.append(number)
+    return paragraphs, questions, article_of
 
 
 def sentences(embedder: Embedder, lang: str, paragraphs: Sequence[str]) -> Sentences:
     texts, owner, starts, ends = [], [], [], []
     for i, p in enumerate(paragraphs):
         for sp in split_sentences(p, lang):
-            texts.append(p[sp.start:sp.end])
+            texts.append(p[sp.start : sp.end])
             owner.append(i)
             starts.append(sp.start)
             ends.append(sp.end)
     vectors = embedder.passages(texts)
-    return Sentences(lang, texts, np.asarray(owner), starts, ends, vectors, context_vectors(vectors, owner),
-                     embedder.passages(list(paragraphs)))
+    return Sentences(
+        lang,
+        texts,
+        np.asarray(owner),
+        starts,
+        ends,
+        vectors,
+        context_vectors(vectors, owner),
+        embedder.passages(list(paragraphs)),
+    )
 
 
 def questions(embedder: Embedder, lang: str, items: Sequence[tuple[str, int, int]]) -> Questions:
-    return Questions(lang, [q for q, _, _ in items], np.asarray([p for _, p, _ in items]),
-                     [a for _, _, a in items], embedder.queries([q for q, _, _ in items]))
+    return Questions(
+        lang,
+        [q for q, _, _ in items],
+        np.asarray([p for _, p, _ in items]),
+        [a for _, _, a in items],
+        embedder.queries([q for q, _, _ in items]),
+    )
 
 
 def gold_sentence(s: Sentences, paragraph: int, answer_start: int) -> int | None:
@@ -106,8 +123,15 @@ def gold_sentence(s: Sentences, paragraph: int, answer_start: int) -> int | None
     return None
 
 
-def pools(q: Questions, answer_lang: str, by_lang: dict[str, Sentences], answer_starts: Sequence[int],
-          which: Sequence[int], removed: bool = False) -> list[Pool]:
+def pools(
+    q: Questions,
+    answer_lang: str,
+    by_lang: dict[str, Sentences],
+    answer_starts: Sequence[int],
+    which: Sequence[int],
+    removed: bool = False,
+    article_of: Sequence[int] | None = None,
+) -> list[Pool]:
     """One pool per question index in ``which``: the answering paragraph in ``answer_lang`` (its answer starts at
     ``answer_starts[i]`` there), every other paragraph in a language of ``by_lang`` that varies with the paragraph
     and the question, half the time the question's own.
@@ -128,6 +152,8 @@ def pools(q: Questions, answer_lang: str, by_lang: dict[str, Sentences], answer_
         psims = np.array([para_sims[lang_of[j]][j, col] for j in range(n_paragraphs)])
         if removed:
             psims[gold_paragraph] = -np.inf
+            if article_of is not None:
+                psims[[j for j in range(n_paragraphs) if article_of[j] == article_of[gold_paragraph]]] = -np.inf
         members: list[tuple[str, int]] = []
         for j in np.argsort(-psims)[:PARAGRAPHS]:
             s = by_lang[lang_of[j]]
@@ -137,8 +163,16 @@ def pools(q: Questions, answer_lang: str, by_lang: dict[str, Sentences], answer_
         ranks = rank_scores(sims, [lang for lang, _ in members], passage)
         chosen = [members[i] for i in np.argsort(-np.asarray(ranks), kind="stable")[:POOL]]
         gold = None if removed else gold_sentence(by_lang[answer_lang], gold_paragraph, answer_starts[qi])
-        cands = [Candidate(by_lang[lang].texts[m], lang, by_lang[lang].vectors[m], by_lang[lang].context[m],
-                           float(psims[by_lang[lang].paragraph_of[m]])) for lang, m in chosen]
+        cands = [
+            Candidate(
+                by_lang[lang].texts[m],
+                lang,
+                by_lang[lang].vectors[m],
+                by_lang[lang].context[m],
+                float(psims[by_lang[lang].paragraph_of[m]]),
+            )
+            for lang, m in chosen
+        ]
         labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
         out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, 0))
     return out
@@ -191,14 +225,16 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
     refused_answerable = sum(1 for x in best_a if x < selector.threshold)
     n = len(answerable)
     return SelectionScores(
-        questions=n, accuracy=right / n if n else 0.0, answered_right=answered_right / n if n else 0.0,
+        questions=n,
+        accuracy=right / n if n else 0.0,
+        answered_right=answered_right / n if n else 0.0,
         rank_baseline=baseline / n if n else 0.0,
         reachable=reachable / n if n else 0.0,
         refusal_recall=refused_removed / len(best_r) if best_r else 0.0,
         refusal_precision=refused_removed / max(1, refused_removed + refused_answerable),
-        over_refusal=over / max(1, reachable), auroc=auroc(best_a, best_r))
-
-
+        over_refusal=over / max(1, reachable),
+        auroc=auroc(best_a, best_r),
+    )
 
 
 def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,8 +248,9 @@ def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
 
 
-def score_test_quarter(embedder: Embedder, data: Path, pairs: Sequence[tuple[str, str]], selector: Selector,
-                       limit: int | None = None) -> dict[str, dict[str, float | int]]:
+def score_test_quarter(
+    embedder: Embedder, data: Path, pairs: Sequence[tuple[str, str]], selector: Selector, limit: int | None = None
+) -> dict[str, dict[str, float | int]]:
     """Selection scores on articles 36-47 for each (question language, paragraph language) pair.
 
     Distractor paragraphs come in the pair's two languages. The baseline (``rank_baseline``) is today's rank

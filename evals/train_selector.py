@@ -4,12 +4,14 @@
 
 Every question language x paragraph language pair of ``--langs`` gives pools (``evals.selection``): for each
 question, the candidates it would get with its paragraph in the store (one of them labelled as the answer's
-sentence, when retrieval reached it) and without it (all negatives: it must be refused). A logistic
+sentence, when retrieval reached it) and without it (all negatives: it must be refused). Every
+second question also gets a pool with no paragraph of its article at all (off-topic). A logistic
 regression is fitted to all their candidates (standardised features, L2, full-batch Adam from zeros, a fixed
 number of steps: deterministic, so the shipped file reproduces); the refusal threshold is the probability
 that best separates answerable pools from removed ones on the same training pools (Youden's J). Nothing of
 articles 36-47 is read. Writes the weights with a summary of the training data beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +34,7 @@ LANGS = ("en", "es", "de", "ru", "ar", "zh")
 L2 = 1e-3
 STEPS = 600
 LEARNING_RATE = 0.05
+OFF_TOPIC_EVERY = 2  # one question in this many also gets a pool without its whole article
 PER_PAIR = 400  # questions per language pair, evenly spread over the training articles
 POSITIVE_WEIGHT = 3.0  # one answer sentence per pool of 8: weigh it up so the scores spread
 
@@ -43,13 +46,18 @@ def training_pools(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tu
     quest = {lang: questions(embedder, lang, read_langs[lang][1]) for lang in langs}
     answerable: list[Pool] = []
     removed: list[Pool] = []
+    off_topic: list[Pool] = []
     for ql in langs:
         for pl in langs:
             starts = [a for _, _, a in read_langs[pl][1]]
             which = spread(range(len(quest[ql].texts)), PER_PAIR)
             answerable += [p for p in pools(quest[ql], pl, sents, starts, which) if p.labels.any()]
             removed += pools(quest[ql], pl, sents, starts, which, removed=True)
-    return answerable, removed
+            # A question about an article that is not in the store at all: off-topic, to be refused too.
+            off_topic += pools(
+                quest[ql], pl, sents, starts, which[::OFF_TOPIC_EVERY], removed=True, article_of=read_langs[pl][2]
+            )
+    return answerable, removed + off_topic
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS, lr: float = LEARNING_RATE) -> np.ndarray:
@@ -69,7 +77,7 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS, lr: fl
         grad = z.T @ (sample * (p - y)) + l2 * np.where(np.arange(len(w)) == bias, 0.0, w)
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad * grad
-        w -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        w -= lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
     raw = w / std
     raw[bias] = w[bias] - float((w * mean / std).sum() - w[bias] * mean[bias] / std[bias])
     return raw.astype(np.float32)
@@ -94,18 +102,32 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
     probe = Selector(weights, 0.5)
     best = lambda pool: float(probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).scores.max())  # noqa: E731
     threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])
-    card = {"source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
-            "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
-            "languages": list(langs), "answerable_pools": len(answerable), "removed_pools": len(removed),
-            "questions_per_pair": PER_PAIR, "rows": int(len(y)), "positives": int(y.sum()), "l2": L2, "steps": STEPS,
-            "positive_weight": POSITIVE_WEIGHT, "seconds": round(time.perf_counter() - t0, 1)}
+    card = {
+        "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
+        "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
+        "languages": list(langs),
+        "answerable_pools": len(answerable),
+        "removed_pools": len(removed),
+        "questions_per_pair": PER_PAIR,
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "l2": L2,
+        "steps": STEPS,
+        "positive_weight": POSITIVE_WEIGHT,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     return Selector(weights, threshold), card
 
 
 def write(selector: Selector, card: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"features": list(SCALAR_FEATURES), "interactions": list(INTERACTIONS), "threshold": selector.threshold,
-           "training": card, "weights": [round(float(w), 6) for w in selector.weights]}
+    doc = {
+        "features": list(SCALAR_FEATURES),
+        "interactions": list(INTERACTIONS),
+        "threshold": selector.threshold,
+        "training": card,
+        "weights": [round(float(w), 6) for w in selector.weights],
+    }
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out)

@@ -330,19 +330,38 @@ def answers(pairs: list[tuple[str, str]], data: Path, limit: int | None, embedde
     t = time.perf_counter()
     selector = Selector.load()
     runs = score_test_quarter(embedder, data, pairs, selector, limit)
-    return {"articles": "36-47 (test quarter)", "threshold": round(selector.threshold, 4), "runs": runs,
-            "embedder": embedder.name, "seconds": round(time.perf_counter() - t, 1)}
+    return {
+        "articles": "36-47 (test quarter)",
+        "threshold": round(selector.threshold, 4),
+        "runs": runs,
+        "embedder": embedder.name,
+        "seconds": round(time.perf_counter() - t, 1),
+    }
 
 
 def answers_table(result: dict) -> str:
-    cols = ("questions", "accuracy", "rank_baseline", "answered_right", "reachable", "refusal_recall", "refusal_precision",
-            "over_refusal", "auroc")
+    cols = (
+        "questions",
+        "accuracy",
+        "rank_baseline",
+        "answered_right",
+        "reachable",
+        "refusal_recall",
+        "refusal_precision",
+        "over_refusal",
+        "auroc",
+    )
     head = f"{'questions → passages':<22}" + "".join(f"{c.replace('_', ' '):>18}" for c in cols)
-    rows = [f"{pair.replace('->', ' → '):<22}" + "".join(
-        f"{r[c]:>18}" if isinstance(r[c], int) else f"{r[c]:>18.3f}" for c in cols) for pair, r in result["runs"].items()]
+    rows = [
+        f"{pair.replace('->', ' → '):<22}"
+        + "".join(f"{r[c]:>18}" if isinstance(r[c], int) else f"{r[c]:>18.3f}" for c in cols)
+        for pair, r in result["runs"].items()
+    ]
     mean = {c: sum(r[c] for r in result["runs"].values()) / len(result["runs"]) for c in cols[1:]}
     rows.append(f"{'mean':<22}{'':>18}" + "".join(f"{mean[c]:>18.3f}" for c in cols[1:]))
-    return "\n".join([head, *rows, f"test quarter, selector threshold {result['threshold']}, {result['seconds']:.1f} s"])
+    return "\n".join(
+        [head, *rows, f"test quarter, selector threshold {result['threshold']}, {result['seconds']:.1f} s"]
+    )
 
 
 def write_json(path: Path, result: dict) -> None:

@@ -3,6 +3,7 @@
 With no PATH the bundled sample corpus is ingested. Exit status: 0 all went in, 3 done but some files
 were rejected (listed on stderr), 1 nothing could be done (bad path, store busy or unusable).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,17 +12,19 @@ import logging
 import sys
 from pathlib import Path
 
+from ingest.load import require_paths
+from ingest.sync import sync
 from qa.config import BUNDLED_ARTICLES, Config
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.store import open_store
-from ingest.load import require_paths
-from ingest.sync import sync
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.split("\n")[0])
-    ap.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .html); default: the bundled corpus")
+    ap.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (.txt .md .html); default: the bundled corpus"
+    )
     ap.add_argument("--store", type=Path, help="store folder (default QA_STORE or data/store)")
     ap.add_argument("--prune", action="store_true", help="delete articles whose files are gone")
     ap.add_argument("--json", action="store_true", help="print the report as one JSON object")

@@ -5,11 +5,12 @@ Sentence boundaries come from sentencex, which knows the abbreviations and punct
 it does not know (Arabic ``د.`` and ``ص.ب.``, Albanian ``p.sh.``, Italian ``U.S.A.``) is joined to the next.
 Every passage is an exact span of the article text, so an answer can quote and highlight it by offsets.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from qa.text import Span, split_sentences
 from qa.types import Article, Passage
@@ -18,8 +19,10 @@ TARGET_TOKENS = 200
 MAX_TOKENS = 250
 OVERLAP_SENTENCES = 1
 
-def chunk(article: Article, count_tokens: Callable[[str], int], target: int = TARGET_TOKENS,
-          max_tokens: int = MAX_TOKENS) -> list[Passage]:
+
+def chunk(
+    article: Article, count_tokens: Callable[[str], int], target: int = TARGET_TOKENS, max_tokens: int = MAX_TOKENS
+) -> list[Passage]:
     """Pack sentences into passages of about ``target`` tokens, overlapping by one sentence.
 
     A new passage starts at a paragraph break once the current one is half full, so passages follow the
@@ -48,17 +51,27 @@ def chunk(article: Article, count_tokens: Callable[[str], int], target: int = TA
     out = []
     for i, g in enumerate(groups):
         s, e = g[0][0].start, g[-1][0].end
-        out.append(Passage(id=f"{key}-{article.sha256[:12]}-{i:04d}", source=article.source, path=article.path,
-                           text=article.text[s:e], start=s, end=e, title=article.title, date=article.date,
-                           lang=article.lang))
+        out.append(
+            Passage(
+                id=f"{key}-{article.sha256[:12]}-{i:04d}",
+                source=article.source,
+                path=article.path,
+                text=article.text[s:e],
+                start=s,
+                end=e,
+                title=article.title,
+                date=article.date,
+                lang=article.lang,
+            )
+        )
     return out
 
 
 def _fit(text: str, sp: Span, count_tokens: Callable[[str], int], max_tokens: int) -> list[tuple[Span, int]]:
-    n = count_tokens(text[sp.start:sp.end])
+    n = count_tokens(text[sp.start : sp.end])
     if n <= max_tokens:
         return [(sp, n)]
-    words = [m.span() for m in re.finditer(r"\S+", text[sp.start:sp.end])]
+    words = [m.span() for m in re.finditer(r"\S+", text[sp.start : sp.end])]
     per = max(1, int(len(words) * max_tokens / n * 0.9))
     out = []
     for i in range(0, len(words), per):

@@ -3,6 +3,7 @@
 Plain text and Markdown keep their text exactly, so passage offsets point into the file as the user has it.
 HTML goes through trafilatura, which is built to find the main text, title and date of news pages.
 """
+
 from __future__ import annotations
 
 import errno
@@ -50,13 +51,21 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
                     if f.suffix.lower() in SUFFIXES:
                         files.append(f)
                     else:
-                        rejected.append(FileRejected(str(f), f"unsupported file type {f.suffix or '(none)'}; "
-                                                     f"use one of {', '.join(sorted(SUFFIXES))}"))
+                        rejected.append(
+                            FileRejected(
+                                str(f),
+                                f"unsupported file type {f.suffix or '(none)'}; "
+                                f"use one of {', '.join(sorted(SUFFIXES))}",
+                            )
+                        )
         elif p.suffix.lower() in SUFFIXES:
             files.append(p)
         else:
-            rejected.append(FileRejected(str(p), f"unsupported file type {p.suffix or '(none)'}; "
-                                         f"use one of {', '.join(sorted(SUFFIXES))}"))
+            rejected.append(
+                FileRejected(
+                    str(p), f"unsupported file type {p.suffix or '(none)'}; use one of {', '.join(sorted(SUFFIXES))}"
+                )
+            )
     seen: set[Path] = set()
     unique = []
     for f in files:
@@ -81,8 +90,11 @@ def load(path: Path, max_bytes: int) -> Article:
     if size == 0:
         raise FileRejected(str(path), "the file is empty")
     if size > max_bytes:
-        raise FileRejected(str(path), f"the file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:.3g} MB limit "
-                                      "(raise QA_MAX_FILE_MB to allow it)")
+        raise FileRejected(
+            str(path),
+            f"the file is {size / 1e6:.3g} MB, over the {max_bytes / 1e6:.3g} MB limit "
+            "(raise QA_MAX_FILE_MB to allow it)",
+        )
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -99,11 +111,18 @@ def load(path: Path, max_bytes: int) -> Article:
     if not text.strip():
         raise FileRejected(str(path), "the file has no text (only white space)")
     if _letters(text) < MIN_LETTERS:
-        raise FileRejected(str(path), f"the file has too little text to be an article "
-                                      f"(fewer than {MIN_LETTERS} letters)")
-    return Article(source=path.name, path=str(path.resolve()), text=text,
-                   sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                   title=title, date=date, lang=detect_language(text))
+        raise FileRejected(
+            str(path), f"the file has too little text to be an article (fewer than {MIN_LETTERS} letters)"
+        )
+    return Article(
+        source=path.name,
+        path=str(path.resolve()),
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        title=title,
+        date=date,
+        lang=detect_language(text),
+    )
 
 
 def decode(data: bytes, where: str, html: bool = False) -> str:
@@ -126,8 +145,11 @@ def decode(data: bytes, where: str, html: bool = False) -> str:
     except LookupError:
         raise FileRejected(where, f"the page declares an unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as e:
-        raise FileRejected(where, f"the bytes are not valid {encoding.replace('-sig', '').upper()} "
-                                  f"(byte 0x{data[e.start]:02x} at offset {e.start}); save the file as UTF-8") from None
+        raise FileRejected(
+            where,
+            f"the bytes are not valid {encoding.replace('-sig', '').upper()} "
+            f"(byte 0x{data[e.start]:02x} at offset {e.start}); save the file as UTF-8",
+        ) from None
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise FileRejected(where, "the text contains unpaired surrogate characters; save the file as UTF-8")
     return text
@@ -148,9 +170,16 @@ def _visible(html: str):
         tree = lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return html
-    hidden = [el for el in tree.iter() if isinstance(el.tag, str) and (
-        el.get("hidden") is not None or el.get("aria-hidden", "").lower() == "true"
-        or _HIDDEN_STYLE.search(el.get("style", "")))]
+    hidden = [
+        el
+        for el in tree.iter()
+        if isinstance(el.tag, str)
+        and (
+            el.get("hidden") is not None
+            or el.get("aria-hidden", "").lower() == "true"
+            or _HIDDEN_STYLE.search(el.get("style", ""))
+        )
+    ]
     for el in hidden:
         if el.getparent() is not None:
             el.drop_tree()
@@ -160,8 +189,9 @@ def _visible(html: str):
 def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(_visible(html), with_metadata=True, include_comments=False, include_tables=False,
-                                      favor_precision=True)
+    doc = trafilatura.bare_extraction(
+        _visible(html), with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+    )
     text = getattr(doc, "text", None) or ""
     if _letters(text) < MIN_LETTERS:  # trafilatura may return a menu's "Home" from a page with no article
         raise FileRejected(where, "no article text found in this HTML page (only scripts, menus or markup)")

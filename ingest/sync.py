@@ -6,25 +6,25 @@ written before stale ones are deleted; a run killed anywhere leaves either the o
 and the next run finishes the job. Nothing is ever half-written inside a passage (Chroma upserts are atomic
 per batch), and an article is never deleted before its replacement is stored.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from ingest.chunk import chunk
-from qa.text import split_sentences
 from ingest.load import discover, load
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import FileRejected, InputError, StoreBusy
 from qa.store import Store
+from qa.text import split_sentences
 from qa.types import Article, Passage, SyncReport
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,18 @@ def write_lock(config: Config) -> FileLock:
 
 
 def metadata(p: Passage, article: Article, i: int, n: int) -> dict:
-    meta = {"source": p.source, "path": p.path, "title": p.title, "date": p.date, "lang": p.lang,
-            "start": p.start, "end": p.end, "article_sha": article.sha256, "chunk": i, "chunks": n}
+    meta = {
+        "source": p.source,
+        "path": p.path,
+        "title": p.title,
+        "date": p.date,
+        "lang": p.lang,
+        "start": p.start,
+        "end": p.end,
+        "article_sha": article.sha256,
+        "chunk": i,
+        "chunks": n,
+    }
     return {k: v for k, v in meta.items() if v is not None}
 
 
@@ -67,14 +77,16 @@ class Ingester:
         return len(ids)
 
 
-def sync(paths: list[Path], store: Store, embedder: Embedder, config: Config, prune: bool = False,
-         progress: bool = True) -> SyncReport:
+def sync(
+    paths: list[Path], store: Store, embedder: Embedder, config: Config, prune: bool = False, progress: bool = True
+) -> SyncReport:
     lock = write_lock(config)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise StoreBusy(f"another ingest is writing to {config.store_location}; wait for it to finish and run "
-                        "this again") from None
+        raise StoreBusy(
+            f"another ingest is writing to {config.store_location}; wait for it to finish and run this again"
+        ) from None
     try:
         return _sync(paths, store, embedder, config, prune, progress)
     finally:
@@ -93,8 +105,9 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
     todo: list[tuple[Article, list[Passage]]] = []
     # Stored texts of files outside this batch; files in it are judged by what they hold now.
     in_batch = {str(f.resolve()) for f in files}
-    owner_of_text: dict[str, str] = {sha: path for path, sha in stored_sha.items()
-                                     if path not in in_batch and Path(path).exists()}
+    owner_of_text: dict[str, str] = {
+        sha: path for path, sha in stored_sha.items() if path not in in_batch and Path(path).exists()
+    }
     for f in files:
         try:
             article = load(f, int(config.max_file_mb * 1_000_000))
@@ -111,8 +124,7 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
             report.skipped += 1
             continue
         todo.append((article, passages))
-    bar = tqdm(total=sum(len(ps) for _, ps in todo), unit="passage", desc="ingest",
-               disable=not progress or None)
+    bar = tqdm(total=sum(len(ps) for _, ps in todo), unit="passage", desc="ingest", disable=not progress or None)
     batch: list[tuple[Article, list[Passage]]] = []
     for item in todo:
         batch.append(item)
@@ -143,11 +155,15 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
     vectors = embedder.passages([p.text for *_, p in rows])
     report.embedded += embedder.engine_calls - before
     # Sentence vectors go to the embedding cache only: retrieval reranks and citations are checked by sentence.
-    embedder.passages([p.text[s.start:s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
+    embedder.passages([p.text[s.start : s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
     for i in range(0, len(rows), WRITE_BATCH * 4):
-        part = rows[i:i + WRITE_BATCH * 4]
-        store.add([p.id for *_, p in part], [p.text for *_, p in part], vectors[i:i + len(part)],
-                  [metadata(p, a, j, n) for a, j, n, p in part])
+        part = rows[i : i + WRITE_BATCH * 4]
+        store.add(
+            [p.id for *_, p in part],
+            [p.text for *_, p in part],
+            vectors[i : i + len(part)],
+            [metadata(p, a, j, n) for a, j, n, p in part],
+        )
         bar.update(len(part))
     report.passages += len(rows)
     for article, passages in batch:

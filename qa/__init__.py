@@ -6,6 +6,7 @@
 
 Importing ``qa`` changes nothing in the process: the entry points call ``qa.config.offline_environment``.
 """
+
 from __future__ import annotations
 
 from qa.answer import Assistant

@@ -3,6 +3,7 @@
 The ``--json`` output of ``ask`` and ``search`` is a contract that scripts rely on: one JSON object on
 stdout; errors go to stderr with exit status 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
                 _print_json(s.to_dict())
             else:
                 langs = ", ".join(f"{k} {v}" for k, v in s.languages.items()) or "none"
-                print(f"articles: {s.articles}\npassages: {s.passages}\nlanguages: {langs}\n"
-                      f"embedder: {s.embedder}\nstore: {s.store}")
+                print(
+                    f"articles: {s.articles}\npassages: {s.passages}\nlanguages: {langs}\n"
+                    f"embedder: {s.embedder}\nstore: {s.store}"
+                )
     except QAError as e:
         print(f"qa: error: {e}", file=sys.stderr)
         return 1
@@ -84,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
 def _print_answer(answer) -> None:
     label = "refused" if answer.refused else answer.mode
     print(textwrap.fill(answer.text, 100))
-    print(f"\n({label}; {answer.verified}/{answer.claims} claims verified, {answer.dropped} dropped; "
-          f"{answer.timings.get('total_s', 0):.1f} s)")
+    print(
+        f"\n({label}; {answer.verified}/{answer.claims} claims verified, {answer.dropped} dropped; "
+        f"{answer.timings.get('total_s', 0):.1f} s)"
+    )
     if answer.rewritten:
         print(f"searched for: {answer.rewritten}")
     if answer.note:

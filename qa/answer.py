@@ -1,16 +1,14 @@
 """The :class:`Assistant`: the one object the CLI, the page and the evals talk to.
 
-The chain is retrieve -> decide -> quote -> phrase -> verify. Correctness comes from the parts we control:
-retrieval ranks the evidence sentences, rules decide whether the best of them states the kind of fact
-asked for (else the answer is a refusal that still lists the related passages), and that sentence is
-quoted verbatim with its citation. The LLM only phrases: it reads the question and the quoted sentence
-alone, and writes one sentence in the question's language. Its sentence
-is kept only when ``qa.cite`` verifies it against the quote and every name it states is in the quote; the
-quote always stays. Measured on the eval cases, letting the 1.5B model read eight evidence sentences and
-write the answer scored worse (24% of answerable cases right) than quoting the best sentence (34%): it
-picks the wrong sentence, swaps names between sources and invents places. Without an LLM, or when it
-fails, the answer is the quote alone (extractive mode).
+The chain is retrieve -> select -> quote -> phrase. Retrieval ranks the evidence sentences; the trained
+selector (``qa.select``) scores the best ``POOL`` of them for "answers the question" and refuses when none
+clears its calibrated threshold (a refusal still lists the related passages); the chosen sentence is quoted
+verbatim with its citation, with a second one that adds to it and other articles' differing figures. The
+LLM never writes an answer of its own: it copies the answer's words from the quote and translates only those
+(``qa.phrase``). Without an LLM, or when it fails, the answer is the quotes (extractive mode). Why this
+shape, with the figures of what it replaced: ``docs/decisions.md``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,10 +18,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from qa.cite import INSTRUCTION
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
 from qa.errors import LLMError
+from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import Phrasing, phrase
 from qa.retrieve import Retriever, Scored, check_k, check_question
@@ -36,16 +34,25 @@ log = logging.getLogger(__name__)
 
 POOL = 8  # candidate sentences the selector reads (the answer's sentence is among the best 8 for 65 of 70 eval cases)
 # A second quote (or another article's figure) needs at least this share of the best sentence's selector score:
-# on the eval cases 0.3 of the best, from any article, stated every key fact for 0.543 of answerable questions;
-# the absolute threshold and the same article only, 0.414 (docs/decisions.md).
+# on the eval cases 0.3 of the best, from any article, stated every key fact for 0.571 of answerable questions,
+# the selector's threshold 0.529 (docs/decisions.md).
 ALSO_SHARE = 0.3
 # A question that leans on the previous one: it starts with "and", "what about", or is a few words long.
-FOLLOW_UP = re.compile(r"\s*(and|but|also|what about|how about|e|ed|ma|e invece|et|mais|und|aber|y|pero|dhe|por|edhe|"
-                       r"و|ثم|وماذا)\b", re.I)
+FOLLOW_UP = re.compile(
+    r"\s*(and|but|also|what about|how about|e|ed|ma|e invece|et|mais|und|aber|y|pero|dhe|por|edhe|"
+    r"و|ثم|وماذا)\b",
+    re.I,
+)
 REFUSAL_TEXT = {
-    "en": "The articles do not say.", "fr": "Les articles ne le disent pas.", "de": "Die Artikel sagen das nicht.",
-    "it": "Gli articoli non lo dicono.", "es": "Los artículos no lo dicen.", "sq": "Artikujt nuk e thonë këtë.",
-    "ar": "لا تذكر المقالات ذلك.", "pt": "Os artigos não dizem isso.", "ru": "В статьях об этом не сказано.",
+    "en": "The articles do not say.",
+    "fr": "Les articles ne le disent pas.",
+    "de": "Die Artikel sagen das nicht.",
+    "it": "Gli articoli non lo dicono.",
+    "es": "Los artículos no lo dicen.",
+    "sq": "Artikujt nuk e thonë këtë.",
+    "ar": "لا تذكر المقالات ذلك.",
+    "pt": "Os artigos não dizem isso.",
+    "ru": "В статьях об этом не сказано.",
 }
 
 
@@ -61,8 +68,14 @@ class ArticleInfo:
     passages: int
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "path": self.path, "title": self.title, "date": self.date,
-                "lang": self.lang, "passages": self.passages}
+        return {
+            "source": self.source,
+            "path": self.path,
+            "title": self.title,
+            "date": self.date,
+            "lang": self.lang,
+            "passages": self.passages,
+        }
 
 
 @dataclass(frozen=True)
@@ -74,13 +87,19 @@ class Stats:
     store: str
 
     def to_dict(self) -> dict:
-        return {"articles": self.articles, "passages": self.passages, "languages": self.languages,
-                "embedder": self.embedder, "store": self.store}
+        return {
+            "articles": self.articles,
+            "passages": self.passages,
+            "languages": self.languages,
+            "embedder": self.embedder,
+            "store": self.store,
+        }
 
 
 class Assistant:
-    def __init__(self, config: Config, embedder: Embedder, store: Store, llm: LLM | None = None,
-                 selector: Selector | None = None) -> None:
+    def __init__(
+        self, config: Config, embedder: Embedder, store: Store, llm: LLM | None = None, selector: Selector | None = None
+    ) -> None:
         self.config = config
         self.embedder = embedder
         self.store = store
@@ -151,12 +170,19 @@ class Assistant:
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
         pool = ranked[:POOL]
-        selection = self.selector.select(searched, self.embedder.queries([searched])[0],
-                                         [_candidate(s, passages) for s in pool], lang)
+        selection = self.selector.select(
+            searched, self.embedder.queries([searched])[0], [_candidate(s, passages) for s in pool], lang
+        )
         if not selection.answered:
-            yield done(self._refusal(lang, "no sentence of the articles answers the question (the answer selector "
-                                     f"gave the best one {_best_score(selection):.2f}, below its threshold "
-                                     f"{selection.threshold:.2f})", base))
+            yield done(
+                self._refusal(
+                    lang,
+                    "no sentence of the articles answers the question (the answer selector "
+                    f"gave the best one {_best_score(selection):.2f}, below its threshold "
+                    f"{selection.threshold:.2f})",
+                    base,
+                )
+            )
             return
         quoted = self._quote(selection, pool, passages, base)
         if quoted.refused or self.llm is None:
@@ -184,8 +210,18 @@ class Assistant:
         return self.retriever.search(check_question(question), check_k(k))
 
     def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
-        return Answer(text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]), refused=True, mode=AnswerMode.LLM if self.llm else AnswerMode.EXTRACTIVE,
-                      citations=[], claims=claims, verified=0, dropped=dropped, note=why, timings={}, **base)
+        return Answer(
+            text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]),
+            refused=True,
+            mode=AnswerMode.LLM if self.llm else AnswerMode.EXTRACTIVE,
+            citations=[],
+            claims=claims,
+            verified=0,
+            dropped=dropped,
+            note=why,
+            timings={},
+            **base,
+        )
 
     def _quote(self, selection: Selection, pool: list[Scored], passages: list[Passage], base: dict) -> Answer:
         """The chosen sentence quoted verbatim, verified by construction; then sentences the selector rates at least
@@ -207,54 +243,99 @@ class Assistant:
             cited_sources = {c.source for c in chosen}
             for s in also:
                 quote = _text(s, passages)
-                if passages[s.n - 1].source not in cited_sources and normalize_numbers(quote) - stated \
-                        - normalize_numbers(base["question"]):
+                if passages[s.n - 1].source not in cited_sources and normalize_numbers(
+                    quote
+                ) - stated - normalize_numbers(base["question"]):
                     extra.append(_citation(s, passages))
                     cited_sources.add(passages[s.n - 1].source)
         if extra:
-            text += " ≠ " + " ".join(f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{c.quote}» [{c.n}]"
-                                     for c in extra)
+            text += " ≠ " + " ".join(
+                f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{c.quote}» [{c.n}]" for c in extra
+            )
         citations = chosen + extra
-        return Answer(text=text, refused=False, mode=AnswerMode.EXTRACTIVE, citations=citations,
-                      claims=len(citations), verified=len(citations), dropped=0, note=None, timings={}, **base)
+        return Answer(
+            text=text,
+            refused=False,
+            mode=AnswerMode.EXTRACTIVE,
+            citations=citations,
+            claims=len(citations),
+            verified=len(citations),
+            dropped=0,
+            note=None,
+            timings={},
+            **base,
+        )
 
     def articles(self) -> list[ArticleInfo]:
         """Every ingested article, sorted by file name."""
         by_path: dict[str, list[dict]] = {}
         for m in self.store.all_metadata().values():
             by_path.setdefault(m["path"], []).append(m)
-        out = [ArticleInfo(source=ms[0]["source"], path=path, title=ms[0].get("title"), date=ms[0].get("date"),
-                           lang=ms[0].get("lang"), passages=len(ms)) for path, ms in by_path.items()]
+        out = [
+            ArticleInfo(
+                source=ms[0]["source"],
+                path=path,
+                title=ms[0].get("title"),
+                date=ms[0].get("date"),
+                lang=ms[0].get("lang"),
+                passages=len(ms),
+            )
+            for path, ms in by_path.items()
+        ]
         return sorted(out, key=lambda a: (a.source, a.path))
 
     def stats(self) -> Stats:
         arts = self.articles()
-        return Stats(articles=len(arts), passages=sum(a.passages for a in arts),
-                     languages=dict(Counter(a.lang or "?" for a in arts).most_common()),
-                     embedder=self.embedder.name, store=self.store.location)
+        return Stats(
+            articles=len(arts),
+            passages=sum(a.passages for a in arts),
+            languages=dict(Counter(a.lang or "?" for a in arts).most_common()),
+            embedder=self.embedder.name,
+            store=self.store.location,
+        )
 
 
 def _citation(s: Scored, passages: list[Passage]) -> Citation:
     p = passages[s.n - 1]
-    return Citation(n=s.n, source=p.source, quote=p.text[s.start:s.end], start=p.start + s.start,
-                    end=p.start + s.end, verified=True, title=p.title, date=p.date, lang=p.lang)
+    return Citation(
+        n=s.n,
+        source=p.source,
+        quote=p.text[s.start : s.end],
+        start=p.start + s.start,
+        end=p.start + s.end,
+        verified=True,
+        title=p.title,
+        date=p.date,
+        lang=p.lang,
+    )
 
 
 def _phrased(quoted: Answer, phrasing: Phrasing | None) -> Answer:
     """The answer's words in the question's language before the quote, when they held up; else the quote alone."""
     if phrasing is None:
-        why = ("the language model's words could not be checked against the quote (not copied from it word for "
-               "word, or a translation that changed a figure), so the answer is the quote alone")
+        why = (
+            "the language model's words could not be checked against the quote (not copied from it word for "
+            "word, or a translation that changed a figure), so the answer is the quote alone"
+        )
         return replace(quoted, note=why)
     main = quoted.citations[0]
-    note = (f"«{phrasing.text}» is a machine translation of «{phrasing.span}», copied from the quote"
-            if phrasing.translated else None)
-    return replace(quoted, mode=AnswerMode.LLM, text=f"{phrasing.text} [{main.n}] {quoted.text}", note=note,
-                   claims=quoted.claims + 1, verified=quoted.verified + 1)
+    note = (
+        f"«{phrasing.text}» is a machine translation of «{phrasing.span}», copied from the quote"
+        if phrasing.translated
+        else None
+    )
+    return replace(
+        quoted,
+        mode=AnswerMode.LLM,
+        text=f"{phrasing.text} [{main.n}] {quoted.text}",
+        note=note,
+        claims=quoted.claims + 1,
+        verified=quoted.verified + 1,
+    )
 
 
 def _text(s: Scored, passages: list[Passage]) -> str:
-    return passages[s.n - 1].text[s.start:s.end]
+    return passages[s.n - 1].text[s.start : s.end]
 
 
 def _candidate(s: Scored, passages: list[Passage]) -> Candidate:
@@ -277,8 +358,8 @@ def _adds(sentence: str, quoted: str) -> bool:
 
 def _with_context(question: str, history: list[dict] | None) -> tuple[str, str | None]:
     """A short follow-up ("and how many were wounded?") is searched together with the previous question."""
-    previous = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
-    previous = [p for p in previous if isinstance(p, str) and p.strip()]
+    contents = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
+    previous = [p for p in contents if isinstance(p, str) and p.strip()]
     if not previous or not (len(question.split()) <= 4 or FOLLOW_UP.match(question)):
         return question, None
     return f"{previous[-1].strip()} {question}", previous[-1].strip()

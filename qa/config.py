@@ -3,6 +3,7 @@
 Every variable the project reads is read here and nowhere else (a test checks it). The table, with
 defaults, is in the README ("Settings").
 """
+
 from __future__ import annotations
 
 import os
@@ -66,15 +67,28 @@ class Config:
         for var, name in paths.items():
             if env.get(var):
                 values[name] = Path(env[var]).expanduser()
-        strings = {"QA_CHROMA_URL": "chroma_url", "QA_COLLECTION": "collection", "QA_LLM": "llm",
-                   "QA_LLM_MODEL": "llm_model", "OPENAI_BASE_URL": "llm_base_url", "OPENAI_API_KEY": "llm_api_key",
-                   "QA_ENGINE": "engine", "QA_EMBED_URL": "embed_url", "QA_HOST": "host", "QA_AUTH": "auth"}
+        strings = {
+            "QA_CHROMA_URL": "chroma_url",
+            "QA_COLLECTION": "collection",
+            "QA_LLM": "llm",
+            "QA_LLM_MODEL": "llm_model",
+            "OPENAI_BASE_URL": "llm_base_url",
+            "OPENAI_API_KEY": "llm_api_key",
+            "QA_ENGINE": "engine",
+            "QA_EMBED_URL": "embed_url",
+            "QA_HOST": "host",
+            "QA_AUTH": "auth",
+        }
         for var, name in strings.items():
             if env.get(var, "").strip():
                 values[name] = env[var].strip()
         numbers: dict[str, tuple[str, type]] = {
-            "QA_LLM_TIMEOUT": ("llm_timeout", float), "QA_LLM_THREADS": ("llm_threads", int), "QA_K": ("k", int),
-            "QA_MAX_FILE_MB": ("max_file_mb", float), "QA_PORT": ("port", int)}
+            "QA_LLM_TIMEOUT": ("llm_timeout", float),
+            "QA_LLM_THREADS": ("llm_threads", int),
+            "QA_K": ("k", int),
+            "QA_MAX_FILE_MB": ("max_file_mb", float),
+            "QA_PORT": ("port", int),
+        }
         for var, (name, kind) in numbers.items():
             if env.get(var):
                 try:

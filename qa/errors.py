@@ -3,6 +3,7 @@
 Each carries a message written for the person at the keyboard: what went wrong and what to do next.
 The CLIs turn them into an exit code, the page into a ``gr.Error``; nothing else catches them silently.
 """
+
 from __future__ import annotations
 
 

@@ -9,6 +9,7 @@ another language than the question, only those words are translated (a month, a 
 and the translation is kept only when it keeps every figure of the copy; it is labelled as a machine
 translation wherever it is shown. Anything that fails a check is dropped: the answer is then the quote.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ SPAN_TOKENS = 48
 TRANSLATION_TOKENS = 64
 MAX_SHARE = 0.8  # a "copy" of more than this share of the quote's words is the quote again, not its answer
 _EDGES = " \t\n\"'«»“”„‘’.,;:!?()[]-–—"
+
 
 @dataclass(frozen=True)
 class Phrasing:
@@ -63,8 +65,9 @@ def keeps_facts(translation: str, span: str) -> bool:
     return normalize_numbers(text) == normalize_numbers(span)
 
 
-def phrase(llm: LLM, question: str, lang: str | None, quote: str, quote_lang: str | None
-           ) -> Iterator[str | Phrasing | None]:
+def phrase(
+    llm: LLM, question: str, lang: str | None, quote: str, quote_lang: str | None
+) -> Iterator[str | Phrasing | None]:
     """Yield the model's text as it arrives, then one :class:`Phrasing` (or None when nothing held up)."""
     draft = ""
     for delta in llm.stream(span_messages(question, quote), max_tokens=SPAN_TOKENS):
@@ -82,5 +85,5 @@ def phrase(llm: LLM, question: str, lang: str | None, quote: str, quote_lang: st
     for delta in llm.stream(translation_messages(span, lang), max_tokens=TRANSLATION_TOKENS):
         translation += delta
         yield delta
-    translation = translation.strip().strip("\"«»“”")
+    translation = translation.strip().strip('"«»“”')
     yield Phrasing(translation, span, translated=True) if keeps_facts(translation, span) else None

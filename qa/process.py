@@ -4,6 +4,7 @@ One helper for every server we start: the local llama.cpp server, the page in th
 browser test, and the Chroma server of the benchmarks. The child writes to a log file, which an error
 quotes the tail of, and runs in its own process group so it can be stopped as a whole.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,10 @@ class Child:
         request = urllib.request.Request(self.url, headers=dict(headers or {}))
         while True:
             if self.proc.poll() is not None:
-                raise ProcessError(f"{self.name} exited with code {self.proc.returncode} while starting; "
-                                   f"log {self.log_path}:\n{log_tail(self.log_path)}")
+                raise ProcessError(
+                    f"{self.name} exited with code {self.proc.returncode} while starting; "
+                    f"log {self.log_path}:\n{log_tail(self.log_path)}"
+                )
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     if response.status == 200:
@@ -64,8 +67,10 @@ class Child:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise ProcessError(f"{self.name} did not answer on {self.url} within {timeout:.0f} s; "
-                                   f"log {self.log_path}:\n{log_tail(self.log_path)}")
+                raise ProcessError(
+                    f"{self.name} did not answer on {self.url} within {timeout:.0f} s; "
+                    f"log {self.log_path}:\n{log_tail(self.log_path)}"
+                )
             time.sleep(poll)
 
     @property
@@ -87,22 +92,37 @@ class Child:
         return self.proc.poll()
 
 
-def start(cmd: Sequence[str], url: str, log_path: Path, env: Mapping[str, str] | None = None,
-          cwd: Path | None = None) -> Child:
+def start(
+    cmd: Sequence[str], url: str, log_path: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Child:
     """Start ``cmd`` in a new process group, its output to ``log_path``; the caller waits with ``wait_ready``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=None if env is None else dict(env), cwd=cwd, start_new_session=True)
+            proc = subprocess.Popen(
+                list(cmd),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=None if env is None else dict(env),
+                cwd=cwd,
+                start_new_session=True,
+            )
     except OSError as e:
         raise ProcessError(f"could not start {cmd[0]}: {e}") from e
     return Child(proc, url, log_path)
 
 
 @contextmanager
-def serving(cmd: Sequence[str], url: str, log_path: Path, timeout: float, env: Mapping[str, str] | None = None,
-            cwd: Path | None = None, grace: float = 30.0) -> Iterator[Child]:
+def serving(
+    cmd: Sequence[str],
+    url: str,
+    log_path: Path,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    grace: float = 30.0,
+) -> Iterator[Child]:
     """``start`` + ``wait_ready`` for the length of a block; the child is stopped however the block ends."""
     child = start(cmd, url, log_path, env=env, cwd=cwd)
     try:

@@ -13,11 +13,9 @@ A sentence's rank score corrects two measured biases of the small multilingual e
   language;
 - a single sentence is a small unit ("the reinforcements were sent in January" does not say what they
   reinforce), so the similarity of the passage around it is added with weight ``CONTEXT``.
-On the 70 answerable eval cases the sentence holding the fact ranks first 31 times instead of 27, in the
-top 3 54 instead of 43, in the top 8 65 instead of 55. Shared names and figures as a bonus made it worse
-(names such as "Ukraine" or "Korea" are in every article) and are not used. Thresholds on how close the
-question is at all use the raw similarity, which this ranking does not change.
+What each choice gained on the eval cases, and what lost: ``docs/decisions.md`` (Retrieval).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +26,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from llama_index.core import VectorStoreIndex
 
-from qa.cite import INSTRUCTION
 from qa.embed import E5Embedding, Embedder
 from qa.errors import InputError
+from qa.instructions import INSTRUCTION
 from qa.select import context_vectors
 from qa.store import Store
 from qa.text import split_sentences
@@ -98,16 +96,24 @@ class Retriever:
         nodes = self._index.as_retriever(similarity_top_k=max(k, CANDIDATES)).retrieve(question)
         # A long-lived process keeps the vector index Chroma loaded first; passages another process deleted
         # since come back from it without their metadata, and are gone for good: skip them.
-        candidates = [to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score) for n in nodes
-                      if "source" in n.node.metadata]
+        candidates = [
+            to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score)
+            for n in nodes
+            if "source" in n.node.metadata
+        ]
         if not candidates:
             return [], []
         # A passage that gives orders to the assistant is not news: none of its sentences is evidence, so
         # its harmless neighbours cannot crowd real evidence out of the few sentences an answer looks at.
-        spans = [(i, sp) for i, p in enumerate(candidates) if not INSTRUCTION.search(p.text)
-                 for sp in split_sentences(p.text, p.lang) if _evidence_like(p.text[sp.start:sp.end])]
+        spans = [
+            (i, sp)
+            for i, p in enumerate(candidates)
+            if not INSTRUCTION.search(p.text)
+            for sp in split_sentences(p.text, p.lang)
+            if _evidence_like(p.text[sp.start : sp.end])
+        ]
         qv = self.embedder.queries([question])[0]
-        vectors = self.embedder.passages([candidates[i].text[sp.start:sp.end] for i, sp in spans])
+        vectors = self.embedder.passages([candidates[i].text[sp.start : sp.end] for i, sp in spans])
         context = context_vectors(vectors, [i for i, _ in spans])
         sims = vectors @ qv
         ranks = rank_scores(sims, [candidates[i].lang for i, _ in spans], [candidates[i].score for i, _ in spans])
@@ -121,8 +127,11 @@ class Retriever:
         order = _diverse(sorted(best, key=lambda i: -best[i]), [c.source for c in candidates], k)
         number = {i: n for n, i in enumerate(order, 1)}
         passages = [replace(candidates[i], score=round(best[i], 4)) for i in order]
-        sentences = [Scored(number[i], s, e, sc, sim, vectors[j], context[j], candidates[i].score)
-                     for i, s, e, sc, sim, j in scored if i in number]
+        sentences = [
+            Scored(number[i], s, e, sc, sim, vectors[j], context[j], candidates[i].score)
+            for i, s, e, sc, sim, j in scored
+            if i in number
+        ]
         return passages, sorted(sentences, key=lambda x: -x.score)
 
 
@@ -135,9 +144,18 @@ def rank_scores(sims: Sequence[float], langs: Sequence[str | None], passage_scor
 
 def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Passage:
     cosine = 1.0 + math.log(similarity) if similarity and similarity > 0 else 0.0
-    return Passage(id=pid, source=meta["source"], path=meta.get("path", meta["source"]), text=text,
-                   start=int(meta["start"]), end=int(meta["end"]), title=meta.get("title"), date=meta.get("date"),
-                   lang=meta.get("lang"), score=cosine)
+    return Passage(
+        id=pid,
+        source=meta["source"],
+        path=meta.get("path", meta["source"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        title=meta.get("title"),
+        date=meta.get("date"),
+        lang=meta.get("lang"),
+        score=cosine,
+    )
 
 
 def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
@@ -148,7 +166,8 @@ def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
     """
     cap = max(1, (k + 1) // 3)
     count: dict[str, int] = {}
-    first, rest = [], []
+    first: list[int] = []
+    rest: list[int] = []
     for i in order:
         count[sources[i]] = count.get(sources[i], 0) + 1
         (first if count[sources[i]] <= cap else rest).append(i)
@@ -158,4 +177,3 @@ def _diverse(order: list[int], sources: list[str], k: int) -> list[int]:
 def _evidence_like(sentence: str) -> bool:
     unspaced = sum(1 for c in sentence if "\u3040" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af")
     return len(sentence.split()) >= MIN_WORDS or unspaced >= MIN_CHARS
-

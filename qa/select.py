@@ -21,6 +21,7 @@ A logistic regression over these features is trained on XQuAD articles 0-35 only
 train-selector``; data card in ``qa/models/selector.md``); its probability is calibrated on pools with and
 without the answering paragraph, and ``threshold`` (stored with the weights) is the refusal point.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,21 @@ from qa.text import normalize_numbers
 WEIGHTS = Path(__file__).with_name("models") / "selector.json"
 _WORD = re.compile(r"[^\W_]+")
 SCALAR_FEATURES = (
-    "cosine", "cosine_minus_best", "cosine_minus_lang_median", "context_cosine", "context_minus_best",
-    "passage_score", "reciprocal_rank", "question_overlap", "sentence_overlap", "new_figure", "any_figure",
-    "new_name", "log_length", "same_language", "bias",
+    "cosine",
+    "cosine_minus_best",
+    "cosine_minus_lang_median",
+    "context_cosine",
+    "context_minus_best",
+    "passage_score",
+    "reciprocal_rank",
+    "question_overlap",
+    "sentence_overlap",
+    "new_figure",
+    "any_figure",
+    "new_name",
+    "log_length",
+    "same_language",
+    "bias",
 )
 # Question-vector interactions: which kind of sentence this question wants.
 INTERACTIONS = ("new_figure", "new_name", "log_length")
@@ -103,16 +116,21 @@ def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], l
         stems = _stems(c.text)
         numbers = normalize_numbers(c.text)
         scalar = {
-            "cosine": sims[i], "cosine_minus_best": sims[i] - sims.max(),
-            "cosine_minus_lang_median": sims[i] - median[c.lang], "context_cosine": ctx[i],
-            "context_minus_best": ctx[i] - ctx.max(), "passage_score": c.passage_score,
+            "cosine": sims[i],
+            "cosine_minus_best": sims[i] - sims.max(),
+            "cosine_minus_lang_median": sims[i] - median[c.lang],
+            "context_cosine": ctx[i],
+            "context_minus_best": ctx[i] - ctx.max(),
+            "passage_score": c.passage_score,
             "reciprocal_rank": 1.0 / rank[i],
             "question_overlap": len(q_stems & stems) / max(1, len(q_stems)),
             "sentence_overlap": len(q_stems & stems) / max(1, len(stems)),
-            "new_figure": float(bool(numbers - q_numbers)), "any_figure": float(bool(numbers)),
+            "new_figure": float(bool(numbers - q_numbers)),
+            "any_figure": float(bool(numbers)),
             "new_name": float(bool(_names(c.text) - q_names - q_stems)),
             "log_length": math.log1p(len(_WORD.findall(c.text))) / 4.0,
-            "same_language": float(lang is not None and c.lang == lang), "bias": 1.0,
+            "same_language": float(lang is not None and c.lang == lang),
+            "bias": 1.0,
         }
         row = [scalar[f] for f in SCALAR_FEATURES]
         for f in INTERACTIONS:
@@ -141,8 +159,9 @@ class Selector:
     def select(self, question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> Selection:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
         scores = self.probabilities(features(question, qvec, candidates, lang))
-        return Selection(scores=scores, order=[int(i) for i in np.argsort(-scores, kind="stable")],
-                         threshold=self.threshold)
+        return Selection(
+            scores=scores, order=[int(i) for i in np.argsort(-scores, kind="stable")], threshold=self.threshold
+        )
 
 
 def context_vectors(vectors: np.ndarray, groups: Sequence[int]) -> np.ndarray:

@@ -3,6 +3,7 @@
 The collection records the embedder that filled it; opening it with another embedder is refused, because
 its vectors would silently rank garbage. Chroma never embeds anything itself: we always pass vectors.
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,21 +80,25 @@ class Store:
 
     def ids(self, path: str | None = None) -> list[str]:
         """Ids of one article's passages (by its ``path`` metadata), or of every passage."""
-        where = {"path": path} if path is not None else None
-        return list(self._collection.get(where=where, include=[])["ids"])
+        return list(self._collection.get(where=_where(path), include=[])["ids"])
 
     def rows(self, ids: Sequence[str] | None = None, path: str | None = None, embeddings: bool = False) -> StoredRows:
         """Passages by id, by article path, or all of them, with their vectors when asked (paged)."""
         include: list[Any] = ["documents", "metadatas", "embeddings"] if embeddings else ["documents", "metadatas"]
-        where = {"path": path} if path is not None else None
+        where = _where(path)
         out_ids: list[str] = []
         docs: list[str] = []
         metas: list[dict[str, Any]] = []
         vecs: list[np.ndarray] = []
         page = 5000
         while True:
-            got = self._collection.get(ids=list(ids) if ids is not None else None, where=where, include=include,
-                                       limit=page, offset=len(out_ids))
+            got = self._collection.get(
+                ids=list(ids) if ids is not None else None,
+                where=where,
+                include=include,
+                limit=page,
+                offset=len(out_ids),
+            )
             out_ids += got["ids"]
             docs += list(got["documents"] or [])
             metas += [dict(m or {}) for m in got["metadatas"] or []]
@@ -104,8 +109,9 @@ class Store:
         vectors = np.vstack(vecs) if embeddings and vecs else None
         return StoredRows(out_ids, docs, metas, vectors)
 
-    def add(self, ids: Sequence[str], documents: Sequence[str], embeddings: np.ndarray,
-            metadatas: Sequence[dict[str, Any]]) -> None:
+    def add(
+        self, ids: Sequence[str], documents: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]
+    ) -> None:
         """Write passages with their vectors, ``MAX_WRITE`` rows per call.
 
         Callers write only ids that are not stored yet: upserting unchanged rows again breaks Chroma's local
@@ -113,23 +119,32 @@ class Store:
         """
         for i in range(0, len(ids), MAX_WRITE):
             j = i + MAX_WRITE
-            self._collection.add(ids=list(ids[i:j]), documents=list(documents[i:j]),
-                                 embeddings=np.asarray(embeddings[i:j], dtype=np.float32),
-                                 metadatas=[dict(m) for m in metadatas[i:j]])
+            self._collection.add(
+                ids=list(ids[i:j]),
+                documents=list(documents[i:j]),
+                embeddings=np.asarray(embeddings[i:j], dtype=np.float32),
+                metadatas=[dict(m) for m in metadatas[i:j]],
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), MAX_WRITE):
-            self._collection.delete(ids=list(ids[i:i + MAX_WRITE]))
+            self._collection.delete(ids=list(ids[i : i + MAX_WRITE]))
 
     def query(self, vectors: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[list[str]]:
         """Ids of the ``k`` nearest passages of each vector, nearest first (Chroma's HNSW index)."""
-        got = self._collection.query(query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=k,
-                                     where=where, include=[])
+        got = self._collection.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32), n_results=k, where=where, include=[]
+        )
         return [list(row) for row in got["ids"]]
 
     def vector_store(self) -> ChromaVectorStore:
         """This collection as a llama-index vector store, for llama-index's retrievers."""
         return ChromaVectorStore(chroma_collection=self._collection)
+
+
+def _where(path: str | None) -> Any:
+    """Chroma's filter for one article's passages (by its stored path), or no filter."""
+    return {"path": path} if path is not None else None
 
 
 def _client(config: Config, create: bool):
@@ -140,12 +155,15 @@ def _client(config: Config, create: bool):
     if config.chroma_url:
         url = urlparse(config.chroma_url)
         try:
-            client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                         ssl=url.scheme == "https", settings=settings)
+            client = chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https", settings=settings
+            )
             client.heartbeat()
         except Exception as e:
-            raise StoreError(f"cannot reach the Chroma server at {config.chroma_url} ({e.__class__.__name__}). "
-                             "Start it with `chroma run --path DIR --port N` or unset QA_CHROMA_URL.") from None
+            raise StoreError(
+                f"cannot reach the Chroma server at {config.chroma_url} ({e.__class__.__name__}). "
+                "Start it with `chroma run --path DIR --port N` or unset QA_CHROMA_URL."
+            ) from None
         return client
     path = Path(config.store)
     if path.exists() and not path.is_dir():
@@ -163,7 +181,9 @@ def _client(config: Config, create: bool):
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as e:
-        raise StoreError(f"cannot open the store at {path}: {e}. If it is damaged, move it aside and ingest again.") from None
+        raise StoreError(
+            f"cannot open the store at {path}: {e}. If it is damaged, move it aside and ingest again."
+        ) from None
 
 
 def _check_not_locked(db: Path) -> None:
@@ -183,8 +203,10 @@ def _check_not_locked(db: Path) -> None:
         con.execute("ROLLBACK")
     except sqlite3.OperationalError as e:
         if "locked" in str(e) or "busy" in str(e):
-            raise StoreError(f"the store at {db.parent} is locked by another program (its database stayed "
-                             f"locked for {LOCK_WAIT_S:.0f} s); close that program and try again") from None
+            raise StoreError(
+                f"the store at {db.parent} is locked by another program (its database stayed "
+                f"locked for {LOCK_WAIT_S:.0f} s); close that program and try again"
+            ) from None
     except sqlite3.Error:
         pass  # a damaged file: Chroma's own error says more
     finally:
@@ -197,21 +219,30 @@ def open_store(config: Config, embedder_name: str, dim: int, create: bool = Fals
     try:
         if create:
             col = client.get_or_create_collection(
-                config.collection, configuration={"hnsw": HNSW}, embedding_function=None,
-                metadata={"embedder": embedder_name, "dim": dim})
+                config.collection,
+                configuration={"hnsw": HNSW},
+                embedding_function=None,
+                metadata={"embedder": embedder_name, "dim": dim},
+            )
         else:
             col = client.get_collection(config.collection, embedding_function=None)
     except StoreError:
         raise
     except Exception as e:
         if not create and "does not exist" in str(e).lower():
-            raise StoreError(f"the store at {config.store_location} has no articles yet: run `python -m ingest` first") from None
+            raise StoreError(
+                f"the store at {config.store_location} has no articles yet: run `python -m ingest` first"
+            ) from None
         raise StoreError(f"cannot open collection {config.collection!r} at {config.store_location}: {e}") from None
     meta = col.metadata or {}
     if meta.get("embedder") != embedder_name or meta.get("dim") != dim:
-        built = (f"was built with embedder {meta['embedder']!r} (dim {meta.get('dim')})" if meta.get("embedder")
-                 else "records no embedder (made by an older qa or another program)")
+        built = (
+            f"was built with embedder {meta['embedder']!r} (dim {meta.get('dim')})"
+            if meta.get("embedder")
+            else "records no embedder (made by an older qa or another program)"
+        )
         raise EmbedderMismatch(
             f"the store at {config.store_location} {built}, not {embedder_name!r} (dim {dim}). "
-            "Ingest into a new --store, or delete this one and ingest again.")
+            "Ingest into a new --store, or delete this one and ingest again."
+        )
     return Store(col, config.store_location)

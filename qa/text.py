@@ -3,6 +3,7 @@
 At the bottom of the package: ingest splits articles with the same sentence rules that retrieval, answers
 and citation checks use, so an offset found in one place means the same span everywhere.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,11 +18,36 @@ from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 DATE_LINE = re.compile(r"^\s*(?:date|dated|published|datë|data|تاريخ)\s*[:\-]?\s*(\d{4}-\d{2}(?:-\d{2})?)\b", re.I)
 
 LANGUAGE_NAMES = {
-    "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish", "pt": "Portuguese",
-    "nl": "Dutch", "sq": "Albanian", "ar": "Arabic", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish",
-    "tr": "Turkish", "el": "Greek", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "hi": "Hindi",
-    "fa": "Persian", "he": "Hebrew", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "ro": "Romanian", "hu": "Hungarian", "cs": "Czech", "sr": "Serbian", "hr": "Croatian", "bg": "Bulgarian",
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "sq": "Albanian",
+    "ar": "Arabic",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "el": "Greek",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "hi": "Hindi",
+    "fa": "Persian",
+    "he": "Hebrew",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "ro": "Romanian",
+    "hu": "Hungarian",
+    "cs": "Czech",
+    "sr": "Serbian",
+    "hr": "Croatian",
+    "bg": "Bulgarian",
 }
 
 
@@ -80,8 +106,12 @@ def split_sentences(text: str, lang: str | None) -> list[Span]:
             para = para or "\n" in text[s:e]
             continue
         s, e = _trim(text, s, e)
-        if sentences and not para and "\n" not in text[sentences[-1][1]:s] \
-                and _ends_in_abbreviation(text[sentences[-1][0]:sentences[-1][1]], lang):
+        if (
+            sentences
+            and not para
+            and "\n" not in text[sentences[-1][1] : s]
+            and _ends_in_abbreviation(text[sentences[-1][0] : sentences[-1][1]], lang)
+        ):
             sentences[-1] = (sentences[-1][0], e, sentences[-1][2])
             continue
         sentences.append((s, e, para))
@@ -92,7 +122,7 @@ def split_sentences(text: str, lang: str | None) -> list[Span]:
             spans.append(Span(s, s + dated.end(), para))
             s, para = _trim(text, s + dated.end(), e)[0], False
         for piece_s, piece_e in _split_lines(text, s, e):
-            spans.append(Span(piece_s, piece_e, para or bool(spans and "\n\n" in text[spans[-1].end:piece_s])))
+            spans.append(Span(piece_s, piece_e, para or bool(spans and "\n\n" in text[spans[-1].end : piece_s])))
             para = False
     return spans
 
@@ -133,13 +163,67 @@ _NUM = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 NUMBER_WORDS = {
     # English, French, German, Italian, Spanish, Albanian: the small numbers a news answer spells out.
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "hundred": 100,
-    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11,
-    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11,
-    "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sette": 7, "otto": 8, "nove": 9, "dieci": 10, "undici": 11,
-    "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
-    "dy": 2, "tri": 3, "katër": 4, "pesë": 5, "gjashtë": 6, "shtatë": 7, "tetë": 8, "nëntë": 9, "dhjetë": 10,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+    "thirty": 30,
+    "hundred": 100,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "sept": 7,
+    "huit": 8,
+    "neuf": 9,
+    "dix": 10,
+    "onze": 11,
+    "zwei": 2,
+    "drei": 3,
+    "vier": 4,
+    "fünf": 5,
+    "sechs": 6,
+    "sieben": 7,
+    "acht": 8,
+    "neun": 9,
+    "zehn": 10,
+    "elf": 11,
+    "due": 2,
+    "tre": 3,
+    "quattro": 4,
+    "cinque": 5,
+    "sette": 7,
+    "otto": 8,
+    "nove": 9,
+    "dieci": 10,
+    "undici": 11,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "dy": 2,
+    "tri": 3,
+    "katër": 4,
+    "pesë": 5,
+    "gjashtë": 6,
+    "shtatë": 7,
+    "tetë": 8,
+    "nëntë": 9,
+    "dhjetë": 10,
 }
 THOUSANDS = {"thousand", "mille", "mila", "tausend", "mil", "mijë", "ألف", "آلاف"}
 
@@ -155,7 +239,7 @@ def normalize_numbers(text: str) -> set[str]:
         else:
             value = raw.replace(",", ".")
         value = value.lstrip("0") or "0"
-        following = text[m.end():m.end() + 12].strip().lower()
+        following = text[m.end() : m.end() + 12].strip().lower()
         out.add(value)
         if any(following.startswith(w) for w in THOUSANDS) and "." not in value:
             out.add(str(int(value) * 1000))
@@ -167,5 +251,3 @@ def normalize_numbers(text: str) -> set[str]:
                 n *= 1000
             out.add(str(n))
     return out
-
-

@@ -1,10 +1,11 @@
 """The small values that cross module boundaries: what ingest produces and what an answer carries."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from enum import StrEnum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Protocol
 
 from qa.errors import FileRejected
 
@@ -56,8 +57,17 @@ class Passage:
     score: float = 0.0
 
     def to_dict(self, n: int) -> dict:
-        return {"n": n, "source": self.source, "title": self.title, "date": self.date, "lang": self.lang,
-                "text": self.text, "start": self.start, "end": self.end, "score": round(float(self.score), 4)}
+        return {
+            "n": n,
+            "source": self.source,
+            "title": self.title,
+            "date": self.date,
+            "lang": self.lang,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -97,12 +107,16 @@ class Answer:
 
     def to_dict(self) -> dict:
         return {
-            "question": self.question, "answer": self.text, "refused": self.refused, "mode": self.mode,
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict(i) for i, p in enumerate(self.passages, 1)],
             "timings": dict(self.timings),
             "counts": {"claims": self.claims, "verified": self.verified, "dropped": self.dropped},
-            "rewritten": self.rewritten, "note": self.note,
+            "rewritten": self.rewritten,
+            "note": self.note,
         }
 
 
@@ -119,14 +133,23 @@ class SyncReport:
 
     def summary(self) -> str:
         rate = self.passages / self.seconds if self.seconds else 0.0
-        return (f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.skipped} skipped, "
-                f"{len(self.failed)} failed; {self.passages} passages written ({self.embedded} embedded) "
-                f"in {self.seconds:.1f} s, {rate:.1f} passages/s")
+        return (
+            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, {self.skipped} skipped, "
+            f"{len(self.failed)} failed; {self.passages} passages written ({self.embedded} embedded) "
+            f"in {self.seconds:.1f} s, {rate:.1f} passages/s"
+        )
 
     def to_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "deleted": self.deleted, "skipped": self.skipped,
-                "passages": self.passages, "embedded": self.embedded, "seconds": round(self.seconds, 3),
-                "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]}
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+        }
 
 
 class Library(Protocol):

@@ -4,14 +4,15 @@ The bundled corpus is ingested once per session through ``ingest.sync`` (what ``
 The store and the embedding cache live under pytest's temporary folder, so counts of embedded passages
 never depend on what the user's ``~/.cache/qa`` already holds, and the user's store is never touched.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -48,8 +49,10 @@ def embedder(cache_dir) -> Embedder:
 @pytest.fixture(scope="session")
 def make_config(cache_dir) -> Callable[..., Config]:
     """``make_config(store_dir, **fields)``: a Config on that store, with the session's cache and no LLM."""
+
     def make(store: Path, **fields) -> Config:
         return Config(store=store, cache_dir=cache_dir, llm="none", **fields).validated()
+
     return make
 
 
@@ -70,9 +73,11 @@ def assistant(corpus, embedder) -> Assistant:
 @pytest.fixture(scope="session")
 def snapshot() -> Callable[[Store], dict[str, tuple[str, dict]]]:
     """``snapshot(store)``: id -> (document, metadata) of every passage, to compare stores exactly."""
+
     def take(store: Store) -> dict[str, tuple[str, dict]]:
         got = store.rows()
         return {i: (d, m) for i, d, m in zip(got.ids, got.documents, got.metadatas)}
+
     return take
 
 
@@ -97,7 +102,17 @@ def cli_env(cache_dir) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def run_cli(cli_env) -> Callable[..., subprocess.CompletedProcess]:
     """``run_cli("qa", "search", ..., env={...})``: run ``python -m MODULE ARGS`` from the project folder."""
-    def run(module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=PROJECT_DIR,
-                              env={**cli_env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+
+    def run(
+        module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", module, *map(str, args)],
+            cwd=PROJECT_DIR,
+            env={**cli_env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     return run

@@ -3,6 +3,7 @@
 Each case gets a clear, specific message and changes nothing. Cases that one module's tests already cover
 are listed (with those tests) in the README's "Bad input" table; this file holds the ones that cross modules.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,10 @@ from qa.web import Page
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 HUGE = "Where " + "really " * 14_285  # 100,001 characters, 100,000 once the last space is stripped
-ARTICLE = ("Environment ministers from Albania and North Macedonia agreed on Tuesday in Pogradec to ban trout "
-           "fishing in Lake Ohrid for three years, to let the endangered koran trout recover.\n")
+ARTICLE = (
+    "Environment ministers from Albania and North Macedonia agreed on Tuesday in Pogradec to ban trout "
+    "fishing in Lake Ohrid for three years, to let the endangered koran trout recover.\n"
+)
 
 
 def page_on(assistant: Assistant) -> Page:
@@ -41,14 +44,18 @@ def test_a_100000_character_question_is_refused_by_the_api_the_cli_and_the_page(
         list(page_on(assistant).respond(HUGE, [], [], [], 5, "llm"))
 
 
-@pytest.mark.parametrize("question, k, message", [
-    ("Where did Lavrov meet Kim?\ud800", 5, "unpaired surrogate characters"),
-    ("Where did Lavrov\x1b[2J meet Kim?", 5, "control characters"),
-    ("\n\t  ", 5, "the question is empty"),
-    (QUESTION, 0, "k must be from 1 to 50, not 0"),
-    (QUESTION, -2, "k must be from 1 to 50, not -2"),
-    (QUESTION, 10**6, "k must be from 1 to 50, not 1000000"),
-], ids=["surrogate", "escape-sequence", "whitespace", "k0", "k-negative", "k-huge"])
+@pytest.mark.parametrize(
+    "question, k, message",
+    [
+        ("Where did Lavrov meet Kim?\ud800", 5, "unpaired surrogate characters"),
+        ("Where did Lavrov\x1b[2J meet Kim?", 5, "control characters"),
+        ("\n\t  ", 5, "the question is empty"),
+        (QUESTION, 0, "k must be from 1 to 50, not 0"),
+        (QUESTION, -2, "k must be from 1 to 50, not -2"),
+        (QUESTION, 10**6, "k must be from 1 to 50, not 1000000"),
+    ],
+    ids=["surrogate", "escape-sequence", "whitespace", "k0", "k-negative", "k-huge"],
+)
 def test_bad_questions_and_k_on_the_page_are_messages_before_any_work(assistant, question, k, message):
     steps = []
     with pytest.raises(gr.Error, match=message):
@@ -58,6 +65,7 @@ def test_bad_questions_and_k_on_the_page_are_messages_before_any_work(assistant,
 
 
 # --- uploads on the page, ingested for real into a copy of the store ----------------------------------------
+
 
 @pytest.fixture
 def page(tmp_path, corpus, embedder, make_config) -> Page:
@@ -88,16 +96,24 @@ def test_an_upload_named_to_climb_out_of_the_folder_lands_inside_uploads(page, t
     assert any(m["source"] == "x.txt" for _, m in snapshot(page.assistant.store).values())
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("page.html", b"<html><head><script>var t = 'abcdefghijklmnopqrstuvwxyz';</script></head>"
-                  b"<body><script>render()</script><!-- no article here --></body></html>",
-     "no article text found in this HTML page"),
-    ("photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)), "this looks like a binary file"),
-    ("cp1252.txt", ARTICLE.replace("Pogradec", "Pogradeç").encode("cp1252"), "the bytes are not valid UTF-8"),
-    ("copy-of-001.txt", None, "same text as"),
-], ids=["scripts-only-html", "binary", "wrong-encoding", "duplicate-under-another-name"])
-def test_an_upload_that_cannot_be_ingested_is_refused_and_changes_nothing(page, corpus, tmp_path, snapshot,
-                                                                         name, content, reason):
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        (
+            "page.html",
+            b"<html><head><script>var t = 'abcdefghijklmnopqrstuvwxyz';</script></head>"
+            b"<body><script>render()</script><!-- no article here --></body></html>",
+            "no article text found in this HTML page",
+        ),
+        ("photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)), "this looks like a binary file"),
+        ("cp1252.txt", ARTICLE.replace("Pogradec", "Pogradeç").encode("cp1252"), "the bytes are not valid UTF-8"),
+        ("copy-of-001.txt", None, "same text as"),
+    ],
+    ids=["scripts-only-html", "binary", "wrong-encoding", "duplicate-under-another-name"],
+)
+def test_an_upload_that_cannot_be_ingested_is_refused_and_changes_nothing(
+    page, corpus, tmp_path, snapshot, name, content, reason
+):
     if content is None:  # a bundled article under another name
         source = next(Path(m["path"]) for _, m in snapshot(corpus.store).values() if m["source"].startswith("001_"))
         content = source.read_bytes()
@@ -110,14 +126,16 @@ def test_an_upload_that_cannot_be_ingested_is_refused_and_changes_nothing(page, 
 
 def test_two_uploads_with_the_same_text_under_different_names_go_in_once(page, tmp_path, snapshot):
     with pytest.warns(UserWarning, match="b.txt: same text as .*a.txt"):
-        out = page.add_uploads([browser_upload(tmp_path, "a.txt", ARTICLE.encode()),
-                               browser_upload(tmp_path, "b.txt", ARTICLE.encode())])
+        out = page.add_uploads(
+            [browser_upload(tmp_path, "a.txt", ARTICLE.encode()), browser_upload(tmp_path, "b.txt", ARTICLE.encode())]
+        )
     assert out[1].startswith("Added 1")
     assert sorted(p.name for p in (Path(page.assistant.config.store) / "uploads").iterdir()) == ["a.txt"]
     assert [m["source"] for _, m in snapshot(page.assistant.store).values()].count("a.txt") >= 1
 
 
 # --- folders given to ingest ----------------------------------------------------------------------------
+
 
 def test_a_symlink_loop_and_a_self_referencing_link_are_skipped(tmp_path, qa_env, capsys):
     news = tmp_path / "news"
@@ -128,6 +146,8 @@ def test_a_symlink_loop_and_a_self_referencing_link_are_skipped(tmp_path, qa_env
     (news / "gone.txt").symlink_to(tmp_path / "deleted-long-ago.txt")
     assert ingest_cli.main([str(news), "--store", str(tmp_path / "store"), "--quiet"]) == 3
     out, err = capsys.readouterr()
-    assert err == (f"ingest: skipped {news / 'gone.txt'}: cannot read it (No such file or directory)\n"
-                   f"ingest: skipped {news / 'self.txt'}: cannot read it (a symbolic link loop)\n")
+    assert err == (
+        f"ingest: skipped {news / 'gone.txt'}: cannot read it (No such file or directory)\n"
+        f"ingest: skipped {news / 'self.txt'}: cannot read it (a symbolic link loop)\n"
+    )
     assert out.startswith("ingest: 1 added, 0 updated, 0 deleted, 0 skipped, 2 failed;")

@@ -3,6 +3,7 @@ Chroma, only ``qa/config.py`` reads ``QA_*`` variables, and the declared depende
 
 Read with ``ast``, so nothing is imported or run.
 """
+
 from __future__ import annotations
 
 import ast
@@ -63,7 +64,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state and (cycle := visit(n)):
                 return cycle
         stack.pop()
@@ -88,8 +89,12 @@ def test_the_import_graph_has_no_cycle():
 def test_imports_point_down_the_layers():
     """``qa`` is the library: it never imports ``ingest``, ``evals`` or the launcher; ``ingest`` never ``evals``."""
     below = {"qa": ("ingest", "evals", "app"), "ingest": ("evals", "app"), "evals": ("app",)}
-    wrong = [f"{m} imports {i}" for m, targets in first_party_graph().items() for i in targets
-             if m.split(".")[0] in below and i.split(".")[0] in below[m.split(".")[0]]]
+    wrong = [
+        f"{m} imports {i}"
+        for m, targets in first_party_graph().items()
+        for i in targets
+        if m.split(".")[0] in below and i.split(".")[0] in below[m.split(".")[0]]
+    ]
     assert wrong == []
 
 
@@ -99,17 +104,23 @@ def test_only_the_store_talks_to_chroma():
         if module == "qa.store":
             continue
         tree = ast.parse(path.read_text(), str(path))
-        if any(i.split(".")[0] == "chromadb" or i.startswith("llama_index.vector_stores.chroma")
-               for i in imports(module, path)):
+        if any(
+            i.split(".")[0] == "chromadb" or i.startswith("llama_index.vector_stores.chroma")
+            for i in imports(module, path)
+        ):
             offenders.append(f"{module} imports Chroma")
-        offenders += [f"{module}:{n.lineno} uses {ast.unparse(n)}" for n in ast.walk(tree)
-                      if isinstance(n, ast.Attribute) and (n.attr == "_collection" or n.attr == "collection"
-                                                           and not ast.unparse(n.value).endswith("config"))]
+        offenders += [
+            f"{module}:{n.lineno} uses {ast.unparse(n)}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and (n.attr == "_collection" or n.attr == "collection" and not ast.unparse(n.value).endswith("config"))
+        ]
     assert offenders == []
 
 
 def _reads_qa_variable(node: ast.AST) -> bool:
     """``os.environ["QA_X"]``, ``os.environ.get("QA_X")``, ``os.getenv("QA_X")`` and the like."""
+
     def qa_name(n: ast.AST) -> bool:
         return isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("QA_")
 
@@ -122,8 +133,13 @@ def _reads_qa_variable(node: ast.AST) -> bool:
 
 
 def test_qa_settings_are_read_in_config_only():
-    offenders = [f"{m}:{n.lineno}" for m, p in sources() if m != "qa.config"
-                 for n in ast.walk(ast.parse(p.read_text(), str(p))) if _reads_qa_variable(n)]
+    offenders = [
+        f"{m}:{n.lineno}"
+        for m, p in sources()
+        if m != "qa.config"
+        for n in ast.walk(ast.parse(p.read_text(), str(p)))
+        if _reads_qa_variable(n)
+    ]
     assert offenders == []
 
 
@@ -133,7 +149,9 @@ def _declared() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for group, reqs in [("main", project["dependencies"]), *project["optional-dependencies"].items()]:
         for r in reqs:
-            out.setdefault(metadata.distribution(re.match(r"[\w.-]+", r).group(0)).name.lower().replace("_", "-"), set()).add(group)
+            out.setdefault(
+                metadata.distribution(re.match(r"[\w.-]+", r).group(0)).name.lower().replace("_", "-"), set()
+            ).add(group)
     return out
 
 

@@ -1,4 +1,5 @@
 """The selector's training: a deterministic fit, a threshold that separates, and the shipped weights reproduce."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,8 @@ def test_the_threshold_separates_answerable_from_removed_pools():
 
 def test_the_splits_are_articles_0_to_35_and_36_to_47():
     assert list(TRAIN_ARTICLES) == list(range(36)) and list(TEST_ARTICLES) == list(range(36, 48))
-    train, _ = read(DEFAULT_DATA, "en", TRAIN_ARTICLES)
-    test, _ = read(DEFAULT_DATA, "en", TEST_ARTICLES)
+    train, _, _ = read(DEFAULT_DATA, "en", TRAIN_ARTICLES)
+    test, _, _ = read(DEFAULT_DATA, "en", TEST_ARTICLES)
     assert len(train) + len(test) == 240 and not set(train) & set(test)
 
 

@@ -1,4 +1,5 @@
 """ingest/chunk.py: sentence-aware passages with exact offsets, sized in the real e5 tokenizer's tokens."""
+
 from __future__ import annotations
 
 import re
@@ -6,9 +7,9 @@ import re
 import pytest
 
 from ingest.chunk import MAX_TOKENS, chunk
-from qa.text import split_sentences
 from ingest.load import load
 from qa.config import BUNDLED_ARTICLES
+from qa.text import split_sentences
 from qa.types import Article
 
 BUNDLED = sorted(BUNDLED_ARTICLES.glob("*.txt"))
@@ -19,7 +20,7 @@ def article(text: str, lang: str, path: str = "/tmp/news/story.txt") -> Article:
 
 
 def sentences(text: str, lang: str) -> list[str]:
-    return [text[s.start:s.end] for s in split_sentences(text, lang)]
+    return [text[s.start : s.end] for s in split_sentences(text, lang)]
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +37,16 @@ def test_passages_are_exact_spans_in_order(chunked):
     for a, passages in chunked:
         assert passages, a.source
         for p in passages:
-            assert p.text == a.text[p.start:p.end] and p.text.strip() == p.text and p.text
+            assert p.text == a.text[p.start : p.end] and p.text.strip() == p.text and p.text
         starts = [p.start for p in passages]
         assert starts == sorted(starts) and len(set(starts)) == len(starts)
-        assert all(not a.text[p.end:q.start].strip() for p, q in zip(passages, passages[1:]))  # no text left out
+        assert all(not a.text[p.end : q.start].strip() for p, q in zip(passages, passages[1:]))  # no text left out
 
 
 def test_every_sentence_is_in_a_passage(chunked):
     for a, passages in chunked:
         for s in split_sentences(a.text, a.lang):
-            assert any(p.start <= s.start and s.end <= p.end for p in passages), a.text[s.start:s.end]
+            assert any(p.start <= s.start and s.end <= p.end for p in passages), a.text[s.start : s.end]
 
 
 def test_passages_respect_the_token_bound(chunked, embedder):
@@ -61,7 +62,7 @@ def test_passages_respect_the_token_bound(chunked, embedder):
 def test_neighbours_overlap_by_at_most_one_sentence(chunked):
     for a, passages in chunked:
         for p, q in zip(passages, passages[1:]):
-            shared = a.text[q.start:min(p.end, q.end)]
+            shared = a.text[q.start : min(p.end, q.end)]
             assert len(split_sentences(shared, a.lang)) <= 1, shared
 
 
@@ -86,16 +87,35 @@ def test_a_headline_is_a_sentence_of_its_own(chunked):
     assert first == a.title
 
 
-@pytest.mark.parametrize("lang, text, expected", [
-    ("en", "The U.S. Secretary of State met Dr. Smith in Washington on Monday. Mr. Jones of the U.K. "
-           "mission, Gen. Brown and Sen. White were also there. They discussed aid for Kyiv.", 3),
-    ("it", "Il sig. Rossi ha incontrato il dott. Bianchi e il prof. Verdi a Roma. Gli U.S.A. hanno mandato un "
-           "inviato, ha detto il sen. Neri, cioè il relatore (pag. 3 del rapporto). La riunione è finita.", 3),
-    ("ar", "قال د. أحمد إن المحادثات ستستمر. وأضاف أ.د. محمد أن الحرب لن تنتهي قريبا؟ "
-           "وكتب على ص.ب. 1234 في القاهرة: «لن نتراجع». ثم غادر الوفد!", 4),
-    ("sq", "Z. Rama tha se SHBA-të do të ndihmojnë, p.sh. me armë. Ajo foli me znj. Hoxha në Tiranë. "
-           "A do të vijë paqja?", 3),
-])
+@pytest.mark.parametrize(
+    "lang, text, expected",
+    [
+        (
+            "en",
+            "The U.S. Secretary of State met Dr. Smith in Washington on Monday. Mr. Jones of the U.K. "
+            "mission, Gen. Brown and Sen. White were also there. They discussed aid for Kyiv.",
+            3,
+        ),
+        (
+            "it",
+            "Il sig. Rossi ha incontrato il dott. Bianchi e il prof. Verdi a Roma. Gli U.S.A. hanno mandato un "
+            "inviato, ha detto il sen. Neri, cioè il relatore (pag. 3 del rapporto). La riunione è finita.",
+            3,
+        ),
+        (
+            "ar",
+            "قال د. أحمد إن المحادثات ستستمر. وأضاف أ.د. محمد أن الحرب لن تنتهي قريبا؟ "
+            "وكتب على ص.ب. 1234 في القاهرة: «لن نتراجع». ثم غادر الوفد!",
+            4,
+        ),
+        (
+            "sq",
+            "Z. Rama tha se SHBA-të do të ndihmojnë, p.sh. me armë. Ajo foli me znj. Hoxha në Tiranë. "
+            "A do të vijë paqja?",
+            3,
+        ),
+    ],
+)
 def test_abbreviations_do_not_end_sentences(lang, text, expected):
     got = sentences(text, lang)
     assert len(got) == expected, got
@@ -116,12 +136,12 @@ def test_an_overlong_sentence_is_cut_between_words(embedder):
     long_start = text.index("The list")
     covered = long_start
     for p in passages:
-        assert p.text == text[p.start:p.end]
+        assert p.text == text[p.start : p.end]
         assert p.start == 0 or text[p.start - 1].isspace()
         assert p.end == len(text) - 1 or text[p.end].isspace()
         assert embedder.token_count(p.text) <= MAX_TOKENS
         if p.end > long_start:
-            assert not text[covered:p.start].strip()  # the pieces of the long sentence leave no word out
+            assert not text[covered : p.start].strip()  # the pieces of the long sentence leave no word out
             covered = max(covered, p.end)
     assert covered == len(text.rstrip())
 
@@ -141,10 +161,13 @@ def test_paragraphs_start_new_passages_once_one_is_half_full(embedder):
     assert [p.start for p in passages] == [0, *(m.end() for m in re.finditer(r"\n\n", text))]
 
 
-@pytest.mark.parametrize("text,lang", [
-    (" date 2024-11 Ministrja e Jashtme njoftoi gjatë një vizite në Moskë. Ajo tha më shumë.", "sq"),
-    ("Published: 2025-03-02\nThe minister said so on Monday. He said more.", "en"),
-])
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        (" date 2024-11 Ministrja e Jashtme njoftoi gjatë një vizite në Moskë. Ajo tha më shumë.", "sq"),
+        ("Published: 2025-03-02\nThe minister said so on Monday. He said more.", "en"),
+    ],
+)
 def test_a_leading_date_marker_is_its_own_span_not_the_first_words_of_a_sentence(text, lang):
     got = sentences(text, lang)
     assert re.fullmatch(r"(?i)(date|published:) 20\d\d-\d\d(-\d\d)?", got[0])

