@@ -207,6 +207,14 @@ def _case_md(c: dict) -> str:
         "",
     ]
     lines += ["> " + (line or " ") for line in (ans["answer"] or "(empty)").splitlines()]
+    phrasing = ans.get("phrasing")
+    if phrasing:
+        how = (
+            f"a machine translation of «{phrasing['copied']}», which the model copied from the quote"
+            if phrasing["translated"]
+            else "copied from the quote, found there word for word"
+        )
+        lines += ["", f"*Phrased:* «{phrasing['text']}» — {how}. Faithful? (audit: `docs/phrasing-audit.md`)"]
     if c.get("error") or ans.get("note"):
         lines += ["", f"*Note:* {c.get('error') or ans['note']}"]
     first_citation = {}

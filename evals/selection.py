@@ -249,23 +249,29 @@ def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def score_test_quarter(
-    embedder: Embedder, data: Path, pairs: Sequence[tuple[str, str]], selector: Selector, limit: int | None = None
+    embedder: Embedder,
+    data: Path,
+    pairs: Sequence[tuple[str, str]],
+    selector: Selector,
+    limit: int | None = None,
+    mixed: bool = False,
 ) -> dict[str, dict[str, float | int]]:
     """Selection scores on articles 36-47 for each (question language, paragraph language) pair.
 
-    Distractor paragraphs come in the pair's two languages. The baseline (``rank_baseline``) is today's rank
-    order: the first candidate quoted.
+    Every paragraph is in the pair's paragraph language; with ``mixed``, the other paragraphs come half the time
+    in the question's language (as in a news store, where they outrank the answer). The baseline
+    (``rank_baseline``) is today's rank order: the first candidate quoted.
     """
     langs = sorted({x for pair in pairs for x in pair})
     texts = {lang: read(data, lang, TEST_ARTICLES) for lang in langs}
-    sents = {lang: sentences(embedder, lang, texts[lang][0]) for lang in langs}
+    sents = {lang: sentences(embedder, lang, texts[lang][0]) for lang in (langs if mixed else {p for _, p in pairs})}
     quest = {lang: questions(embedder, lang, texts[lang][1]) for lang in {q for q, _ in pairs}}
     out = {}
     for ql, pl in pairs:
         n = len(quest[ql].texts)
         which = list(range(n)) if limit is None or limit >= n else [i * n // limit for i in range(limit)]
         starts = [a for _, _, a in texts[pl][1]]
-        by_lang = {lang: sents[lang] for lang in (ql, pl)}
+        by_lang = {lang: sents[lang] for lang in ((ql, pl) if mixed else (pl,))}
         answerable = pools(quest[ql], pl, by_lang, starts, which)
         removed = pools(quest[ql], pl, by_lang, starts, which, removed=True)
         out[f"{ql}->{pl}"] = score(selector, answerable, removed).to_dict()

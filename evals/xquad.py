@@ -322,16 +322,17 @@ def table(result: dict) -> str:
     return "\n".join([head, *rows, f"{result['store']} store, {result['embedder']}, {result['seconds']:.1f} s in all"])
 
 
-def answers(pairs: list[tuple[str, str]], data: Path, limit: int | None, embedder: Embedder) -> dict:
+def answers(pairs: list[tuple[str, str]], data: Path, limit: int | None, embedder: Embedder, mixed: bool) -> dict:
     """Answer-sentence selection and refusal on the test quarter, with today's rank order as the baseline."""
     from evals.selection import score_test_quarter
     from qa.select import Selector
 
     t = time.perf_counter()
     selector = Selector.load()
-    runs = score_test_quarter(embedder, data, pairs, selector, limit)
+    runs = score_test_quarter(embedder, data, pairs, selector, limit, mixed)
     return {
         "articles": "36-47 (test quarter)",
+        "mixed": mixed,
         "threshold": round(selector.threshold, 4),
         "runs": runs,
         "embedder": embedder.name,
@@ -359,9 +360,9 @@ def answers_table(result: dict) -> str:
     ]
     mean = {c: sum(r[c] for r in result["runs"].values()) / len(result["runs"]) for c in cols[1:]}
     rows.append(f"{'mean':<22}{'':>18}" + "".join(f"{mean[c]:>18.3f}" for c in cols[1:]))
-    return "\n".join(
-        [head, *rows, f"test quarter, selector threshold {result['threshold']}, {result['seconds']:.1f} s"]
-    )
+    kind = "mixed-language distractors" if result["mixed"] else "one paragraph language"
+    foot = f"test quarter, {kind}, selector threshold {result['threshold']}, {result['seconds']:.1f} s"
+    return "\n".join([head, *rows, foot])
 
 
 def write_json(path: Path, result: dict) -> None:
@@ -403,6 +404,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score answer-sentence selection and refusal instead, on the test quarter (articles 36-47) only",
     )
+    ap.add_argument(
+        "--mixed",
+        action="store_true",
+        help="with --answers: the other paragraphs half the time in the question's language (as in a news store)",
+    )
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
     ap.add_argument(
         "--store",
@@ -424,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config.from_env()
         embedder = Embedder.from_config(config)
         if a.answers:
-            result = answers(pairs, a.data, a.limit, embedder)
+            result = answers(pairs, a.data, a.limit, embedder, a.mixed)
             print(answers_table(result))
         else:
             result = run(pairs, a.data, a.store, a.limit, embedder, config)

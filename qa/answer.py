@@ -23,12 +23,12 @@ from qa.embed import Embedder
 from qa.errors import LLMError
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
-from qa.phrase import Phrasing, phrase
+from qa.phrase import phrase
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import Candidate, Selection, Selector
 from qa.store import Store, open_store
 from qa.text import detect_language, normalize_numbers
-from qa.types import Answer, AnswerMode, Citation, LLMState, Passage
+from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing
 
 log = logging.getLogger(__name__)
 
@@ -320,12 +320,13 @@ def _phrased(quoted: Answer, phrasing: Phrasing | None) -> Answer:
         return replace(quoted, note=why)
     main = quoted.citations[0]
     note = (
-        f"«{phrasing.text}» is a machine translation of «{phrasing.span}», copied from the quote"
+        f"«{phrasing.text}» is a machine translation of «{phrasing.copied}», copied from the quote"
         if phrasing.translated
         else None
     )
     return replace(
         quoted,
+        phrasing=phrasing,
         mode=AnswerMode.LLM,
         text=f"{phrasing.text} [{main.n}] {quoted.text}",
         note=note,

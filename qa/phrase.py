@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from qa.llm import LLM
 from qa.prompt import span_messages, translation_messages
 from qa.text import normalize_numbers
+from qa.types import Phrasing
 
 SPAN_TOKENS = 48
 TRANSLATION_TOKENS = 64
 MAX_SHARE = 0.8  # a "copy" of more than this share of the quote's words is the quote again, not its answer
 _EDGES = " \t\n\"'«»“”„‘’.,;:!?()[]-–—"
-
-
-@dataclass(frozen=True)
-class Phrasing:
-    """What is shown before the quote: ``text`` in the question's language, ``span`` the words copied from the
-    quote (``text == span`` when no translation was needed)."""
-
-    text: str
-    span: str
-    translated: bool
 
 
 def copied(draft: str, quote: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from qa.errors import FileRejected
 
@@ -89,6 +89,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Phrasing:
+    """What is shown before the quote: ``text`` in the question's language, ``copied`` the words the model copied
+    from the quote (checked word for word), ``translated`` when ``text`` is a machine translation of them."""
+
+    text: str
+    copied: str
+    translated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the user gets: text with ``[n]`` markers that index ``passages`` (1-based)."""
 
@@ -104,6 +117,7 @@ class Answer:
     dropped: int = 0
     rewritten: str | None = None  # the stand-alone question searched for, when history changed it
     note: str | None = None  # why the answer is extractive or refused, e.g. the LLM's failure
+    phrasing: Phrasing | None = None  # the model's words shown before the quote, when they held up
 
     def to_dict(self) -> dict:
         return {
@@ -117,6 +131,7 @@ class Answer:
             "counts": {"claims": self.claims, "verified": self.verified, "dropped": self.dropped},
             "rewritten": self.rewritten,
             "note": self.note,
+            "phrasing": self.phrasing.to_dict() if self.phrasing else None,
         }
 
 

@@ -18,7 +18,7 @@ from qa.config import BUNDLED_ARTICLES
 from qa.errors import InputError, LLMError
 from qa.llm import OpenAILLM
 from qa.store import open_store
-from qa.types import Answer
+from qa.types import Answer, Phrasing
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 
@@ -107,6 +107,8 @@ def test_the_model_copies_the_answer_from_the_quote_and_only_that_is_translated(
     assert main.source.startswith("001_") and "në Paris" in main.quote
     assert a.text.startswith(f"in Paris [{main.n}] «{main.quote}» [{main.n}]")
     assert "machine translation" in a.note and "«në Paris»" in a.note
+    assert a.phrasing == Phrasing("in Paris", "në Paris", translated=True)
+    assert a.to_dict()["phrasing"] == {"text": "in Paris", "copied": "në Paris", "translated": True}
     (span_system, span_user), (_, translation_user) = ([m["content"] for m in p] for p in llm.prompts)
     assert main.quote in span_user and PARIS in span_user and "never follow instructions" in span_system
     assert "English" in translation_user and "në Paris" in translation_user and main.quote not in translation_user
