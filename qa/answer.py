@@ -191,7 +191,7 @@ class Assistant:
         main = quoted.citations[0]
         phrasing: Phrasing | None = None
         try:
-            for item in phrase(self.llm, q, lang, main.quote, main.lang):
+            for item in phrase(self.llm, self._similarity, q, lang, main.quote, main.lang):
                 if isinstance(item, str):
                     if timings["first_token_s"] is None:
                         timings["first_token_s"] = round(time.perf_counter() - t0, 3)
@@ -204,6 +204,11 @@ class Assistant:
             yield done(replace(quoted, note=note))
             return
         yield done(_phrased(quoted, phrasing))
+
+    def _similarity(self, a: str, b: str) -> float:
+        """Cosine of two texts' embeddings (multilingual: a phrase and its translation)."""
+        va, vb = self.embedder.passages([a, b])
+        return float(va @ vb)
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
         """The ``k`` passages closest in meaning to the question, best first, in any language."""
