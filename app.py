@@ -23,6 +23,7 @@ from qa.answer import Assistant
 from qa.config import LLM_MODES, Config, offline_environment
 from qa.errors import QAError
 from qa.web import Page
+from qa.web.api import check_exposure
 
 log = logging.getLogger("qa.app")
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config.from_env()
         a = parse_args(argv, config)
         auth = config.login()
+        check_exposure(a.host, config.api_token)
         qa = Assistant.from_env(create=True, store=a.store, llm=a.llm)
     except QAError as e:
         print(f"app: error: {e}", file=sys.stderr)
@@ -60,11 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         page.launch(
-            server_name=a.host,
-            server_port=a.port,
-            share=False,
+            a.host,
+            a.port,
+            api_token=config.api_token,
             auth=auth,
-            inbrowser=False,
             auth_message="Log in with the QA_AUTH user and password." if auth else None,
             max_file_size=f"{config.max_file_mb:g}mb",
             allowed_paths=[],

@@ -16,6 +16,7 @@ from pathlib import Path
 from qa.answer import Assistant
 from qa.config import LLM_MODES, Config
 from qa.errors import QAError
+from qa.export import answer_markdown
 from qa.llm import ensure_model
 
 
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("question")
     q.add_argument("--k", type=int, default=5, help="passages to read and show (1-50, default 5)")
     q.add_argument("--llm", choices=LLM_MODES, help="local (default), openai, or none for extractive answers")
+    q.add_argument("--markdown", action="store_true", help="print the answer and its quoted sources as Markdown")
     _common(q)
     st = sub.add_parser("stats", help="what the store holds")
     _common(st)
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                 assistant.close()
             if a.json:
                 _print_json(answer.to_dict())
+            elif a.markdown:
+                print(answer_markdown(answer), end="")
             else:
                 _print_answer(answer)
         elif a.command == "search":

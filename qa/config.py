@@ -58,6 +58,7 @@ class Config:
     host: str = "127.0.0.1"  # QA_HOST: address the page listens on
     port: int = 7860  # QA_PORT: port of the page
     auth: str | None = None  # QA_AUTH: "user:password" to require a login on the page
+    api_token: str | None = None  # QA_API_TOKEN: Bearer token of the page's HTTP API (required beyond 127.0.0.1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -78,6 +79,7 @@ class Config:
             "QA_EMBED_URL": "embed_url",
             "QA_HOST": "host",
             "QA_AUTH": "auth",
+            "QA_API_TOKEN": "api_token",
         }
         for var, name in strings.items():
             if env.get(var, "").strip():

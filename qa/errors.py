@@ -46,3 +46,15 @@ class LLMError(QAError):
 
 class ProcessError(QAError):
     """A child server (the local model, a page, a Chroma server) exited or did not answer in time."""
+
+
+class RequestTooLarge(InputError):
+    """An HTTP request body larger than the API accepts."""
+
+
+class NotAuthorized(QAError):
+    """An HTTP request without the API token the server requires."""
+
+
+class NotFound(InputError):
+    """Something asked for by id that does not exist, or is not the asking user's."""

@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
 
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES, LLMChoice
 from qa.errors import InputError, QAError
 from qa.retrieve import check_k, check_question
 from qa.types import Answer, AnswerMode, Library, LLMState
+from qa.web.api import Api, check_exposure
 from qa.web.render import (
     article_choices,
     article_rows,
@@ -338,8 +341,22 @@ class Page:
         page.queue(default_concurrency_limit=1, max_size=64)
         return page
 
-    def launch(self, **options: Any) -> None:
-        """Build the page and serve it until interrupted; Gradio 6 takes the page's CSS and JS at launch."""
+    def server_app(self, api_token: str | None = None, **options: Any) -> FastAPI:
+        """One FastAPI app: the HTTP API (``qa.web.api``) and the page mounted at ``/`` with its CSS and JS.
+
+        ``options`` go to ``gr.mount_gradio_app`` (auth, blocked paths, file size, ...), Gradio's supported way
+        to serve a page inside an app of our own, so the API and the page share one server and one port.
+        """
+        app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url=None)
+        Api(self.assistant, api_token).install(app)
         css = (STATIC / "page.css").read_text(encoding="utf-8")
         js = (STATIC / "page.js").read_text(encoding="utf-8")
-        self.create_app().launch(css=css, js=js, **options)
+        return gr.mount_gradio_app(app, self.create_app(), path="/", css=css, js=js, **options)
+
+    def launch(self, host: str, port: int, api_token: str | None = None, **options: Any) -> None:
+        """Serve the page and its API until interrupted; refuses an API open beyond this machine without a token."""
+        check_exposure(host, api_token)
+        app = self.server_app(api_token, server_name=host, server_port=port, **options)
+        log.info("the page and its API on http://%s:%d (API: /api/ask, /api/search, /v1/chat/completions)", host, port)
+        # A short grace period: an open stream must not keep a stopping server alive.
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, timeout_graceful_shutdown=5)).run()

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from qa.answer import ArticleInfo
+from qa.export import answer_markdown
 from qa.types import Answer, AnswerMode, Citation, Passage
 
 RTL_LANGS = {"ar", "fa", "he", "ur", "ps", "yi", "dv", "ku", "sd", "ug"}
@@ -92,8 +93,23 @@ def render_answer(answer: Answer, turn: int) -> str:
     titles = [p.title or p.source for p in answer.passages]
     text = link_markers(paragraphs(esc(answer.text)), turn, len(answer.passages), titles)
     parts.append(f'<div class="qa-text" dir="auto">{text}</div>')
-    parts.append(f'<div class="qa-foot">{esc(answer_footer(answer))}</div></div>')
+    parts.append(f'<div class="qa-foot">{esc(answer_footer(answer))}</div>')
+    parts.append(copy_button(answer_markdown(answer)))
+    parts.append("</div>")
     return "".join(parts)
+
+
+def copy_button(markdown: str) -> str:
+    """A button that copies the answer with its quoted sources as Markdown (``static/page.js`` handles it).
+
+    The Markdown travels as the text of a hidden element beside it: the chat's sanitiser drops ``data-*``
+    attributes but keeps classes and text.
+    """
+    return (
+        f'<div class="qa-md">{esc(markdown)}</div>'
+        '<button type="button" class="qa-copy" title="Copy the answer and its quoted sources as Markdown">'
+        "Copy</button>"
+    )
 
 
 def answer_footer(answer: Answer) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
+
+from qa.export import answer_markdown
 from qa.types import Answer, AnswerMode, Citation, Passage
 from qa.web.render import (
     answer_footer,
@@ -207,3 +211,13 @@ def test_panel_shows_newest_turn_open_and_older_ones_folded():
     assert '<section class="qa-turn qa-latest" id="turn-2">' in html
     assert '<details class="qa-turn" id="turn-1">' in html
     assert "Ask a question" in render_panel([])
+
+
+def test_each_answer_carries_a_copy_button_beside_its_markdown_escaped():
+    p = passage()
+    a = answer(text='Paris <b>"x"</b> [1]', passages=[p], citations=[citation(p, "Paris")])
+    out = render_answer(a, 1)
+    m = re.search(r'<div class="qa-md">([^<]*)</div><button type="button" class="qa-copy"', out)
+    assert m, out
+    assert html_lib.unescape(m.group(1)) == answer_markdown(a)
+    assert "<b>" not in out

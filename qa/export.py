@@ -1,0 +1,66 @@
+"""Answers as documents people can share with their evidence: Markdown to read, JSON to process.
+
+The Markdown repeats every citation's quote verbatim (never escaped or re-wrapped: the point of sharing it is
+that anyone can find those exact words in the article), with the article's title, date and file name, and
+says when the answer was refused or why it was not phrased by the model. The JSON is the ``qa ask --json``
+shape (:meth:`qa.types.Answer.to_dict`), one object per turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qa.types import Answer, AnswerMode, Citation
+
+
+def answer_markdown(answer: Answer, heading: str = "##") -> str:
+    """One question and its answer: the text with its ``[n]`` markers, a status line, then the sources."""
+    lines = [f"{heading} {_one_line(answer.question)}", ""]
+    if answer.rewritten and answer.rewritten.strip() != answer.question.strip():
+        lines += [f"*Searched for:* {_one_line(answer.rewritten)}", ""]
+    lines += [answer.text, ""]
+    if answer.refused:
+        lines += ["*Not answered: the articles do not say.*", ""]
+    elif answer.mode == AnswerMode.EXTRACTIVE:
+        lines += ["*Extractive answer: sentences quoted from the articles, not written by a language model.*", ""]
+    if answer.note:
+        lines += [f"*Note:* {answer.note}", ""]
+    if answer.citations:
+        lines += ["**Sources**", ""]
+        lines += [_citation_line(c) for c in answer.citations]
+        lines.append("")
+    elif answer.refused and answer.passages:
+        lines += ["**Related passages (none of them answers the question)**", ""]
+        lines += [
+            f"- [{i}] {_describe(p.title, p.date, p.source)}, characters {p.start}-{p.end}"
+            for i, p in enumerate(answer.passages, 1)
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def conversation_markdown(turns: Sequence[Answer], title: str | None = None) -> str:
+    """Every turn of a conversation, in order, under an optional title."""
+    parts = [f"# {_one_line(title)}\n"] if title else []
+    parts += [answer_markdown(a) for a in turns]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def conversation_json(turns: Sequence[Answer], title: str | None = None) -> dict[str, Any]:
+    """``{"title", "turns": [qa ask --json, ...]}``."""
+    return {"title": title, "turns": [a.to_dict() for a in turns]}
+
+
+def _citation_line(c: Citation) -> str:
+    check = "" if c.verified else " (not found word for word in the article)"
+    return f"- [{c.n}] «{c.quote}» — {_describe(c.title, c.date, c.source)}, characters {c.start}-{c.end}{check}"
+
+
+def _describe(title: str | None, date: str | None, source: str) -> str:
+    bits = [f"*{_one_line(title)}*" if title else None, date, f"`{source}`"]
+    return ", ".join(b for b in bits if b)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
