@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             a.host,
             a.port,
             api_token=config.api_token,
+            api_owner=auth[0] if auth else None,
             auth=auth,
             auth_message="Log in with the QA_AUTH user and password." if auth else None,
             max_file_size=f"{config.max_file_mb:g}mb",

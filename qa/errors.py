@@ -58,3 +58,7 @@ class NotAuthorized(QAError):
 
 class NotFound(InputError):
     """Something asked for by id that does not exist, or is not the asking user's."""
+
+
+class ConversationsError(QAError):
+    """The database of saved conversations cannot be read or written (corrupt, locked, not writable)."""

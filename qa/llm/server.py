@@ -137,7 +137,8 @@ class LocalServer:
         return [
             sys.executable, "-c", GUARDED_SERVER, str(os.getpid()),
             "--model", str(model), "--model_alias", self.model_name,
-            "--host", "127.0.0.1", "--port", str(port), "--api_key", key,
+            # One argument "--api_key=KEY": a random key may start with "-", which argparse reads as a flag.
+            "--host", "127.0.0.1", "--port", str(port), f"--api_key={key}",
             "--n_ctx", str(N_CTX), "--n_batch", str(N_BATCH), "--n_ubatch", str(N_BATCH),
             "--n_threads", threads, "--n_threads_batch", threads,
             # Only the last token's logits are needed to sample; the server's default (all tokens) read

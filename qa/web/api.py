@@ -4,6 +4,9 @@ the citations.
     POST /api/ask      {"question", "k"?, "history"?}  -> the ``qa ask --json`` object
     POST /api/search   {"question", "k"?}              -> the ``qa search --json`` object
     GET  /api/articles                                 -> {"articles": [{"source", "path", "title", ...}]}
+    GET  /api/conversations                            -> {"conversations": [{"id", "title", "created", ...}]}
+    GET  /api/conversations/{id}                       -> {"id", "title", ..., "turns": [{"question", "answer", ...}]}
+    GET  /api/conversations/{id}/export?format=md|json -> the conversation as Markdown, or JSON (``qa.export``)
     GET  /v1/models                                    -> the one model, "qa"
     POST /v1/chat/completions {"messages", "stream"?, "k"?} -> a chat completion whose text carries the ``[n]``
          markers, with ``"citations"`` (the verified quotes) and ``"qa"`` (the ``qa ask --json`` object) at the top
@@ -11,9 +14,10 @@ the citations.
 
 Routes are added to the FastAPI app that serves the page (one server). A thin client of the same
 :class:`qa.Assistant` as the page and the CLI: inputs are checked by the same functions, so bad input gets the
-CLI's message, with status 400. Answers are made one at a time (the assistant is shared); a streamed answer
-runs in a thread of its own that stops at its next step when the client goes away, so a closed stream never
-holds the assistant.
+CLI's message, with status 400. The saved conversations are the page's owner's (the ``QA_AUTH`` user, or the
+local owner without a login); an id that is not theirs is a 404 like an unknown one. Answers are made one at a
+time (the assistant is shared); a streamed answer runs in a thread of its own that stops at its next step when
+the client goes away, so a closed stream never holds the assistant.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from qa.answer import Assistant
+from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import ConfigError, InputError, NotAuthorized, NotFound, QAError, RequestTooLarge
+from qa.export import conversation_json, conversation_markdown
 from qa.retrieve import check_k, check_question
 from qa.types import Answer
 
@@ -56,12 +62,23 @@ def check_exposure(host: str, token: str | None) -> None:
 
 
 class Api:
-    """The HTTP routes over one assistant. ``token``: when set, every request must carry it as a Bearer token."""
+    """The HTTP routes over one assistant. ``token``: when set, every request must carry it as a Bearer token.
+    ``conversations`` are the saved ones, read as ``owner``'s."""
 
-    def __init__(self, assistant: Assistant, token: str | None = None, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        token: str | None = None,
+        max_body: int = MAX_BODY,
+        *,
+        conversations: Conversations,
+        owner: str = LOCAL_OWNER,
+    ) -> None:
         self.assistant = assistant
         self.token = token
         self.max_body = max_body
+        self.conversations = conversations
+        self.owner = owner
         self.lock = threading.Lock()  # one answer at a time: the assistant is shared
 
     def install(self, app: FastAPI) -> None:
@@ -69,6 +86,9 @@ class Api:
         app.add_api_route("/api/ask", self.ask, methods=["POST"])
         app.add_api_route("/api/search", self.search, methods=["POST"])
         app.add_api_route("/api/articles", self.articles, methods=["GET"])
+        app.add_api_route("/api/conversations", self.conversation_list, methods=["GET"])
+        app.add_api_route("/api/conversations/{conversation_id}", self.conversation, methods=["GET"])
+        app.add_api_route("/api/conversations/{conversation_id}/export", self.export, methods=["GET"])
         app.add_api_route("/v1/models", self.models, methods=["GET"])
         app.add_api_route("/v1/chat/completions", self.chat, methods=["POST"])
 
@@ -97,6 +117,36 @@ class Api:
         async def run() -> Response:
             articles = await self._call(self.assistant.articles)
             return JSONResponse({"articles": [a.to_dict() for a in articles]})
+
+        return await self._respond(request, run)
+
+    async def conversation_list(self, request: Request) -> Response:
+        async def run() -> Response:
+            listed = await run_in_threadpool(self.conversations.list, self.owner)
+            return JSONResponse({"conversations": [c.to_dict(turns=False) for c in listed]})
+
+        return await self._respond(request, run)
+
+    async def conversation(self, request: Request) -> Response:
+        async def run() -> Response:
+            got = await run_in_threadpool(self.conversations.get, request.path_params["conversation_id"], self.owner)
+            return JSONResponse(got.to_dict())
+
+        return await self._respond(request, run)
+
+    async def export(self, request: Request) -> Response:
+        async def run() -> Response:
+            form = request.query_params.get("format", "md")
+            if form not in ("md", "json"):
+                raise InputError(f"format must be md or json, not {form!r}: add ?format=md or ?format=json")
+            got = await run_in_threadpool(self.conversations.get, request.path_params["conversation_id"], self.owner)
+            if form == "json":
+                return JSONResponse(conversation_json(got.answers(), got.title))
+            return Response(
+                conversation_markdown(got.answers(), got.title),
+                media_type="text/markdown; charset=utf-8",
+                headers={"Content-Disposition": f'inline; filename="conversation-{got.id}.md"'},
+            )
 
         return await self._respond(request, run)
 

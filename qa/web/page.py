@@ -1,13 +1,18 @@
-"""The Gradio page: chat with streamed, cited answers, a sources panel, and the article collection.
+"""The Gradio page: chat with streamed, cited answers, a sources panel, saved conversations, and the article
+collection.
 
 UI code only: every answer and search goes through the injected :class:`qa.Assistant`, every upload and
-deletion through the injected :class:`qa.types.Library`. Nothing lives at module level, so tests build a
-page on whatever store and backend they need, and two pages in one process share nothing.
+deletion through the injected :class:`qa.types.Library`, every saved conversation through the injected
+:class:`qa.conversations.Conversations` (owned by the logged-in user, ``request.username``). Nothing lives at
+module level, so tests build a page on whatever store and backend they need, and two pages in one process share
+nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -20,13 +25,16 @@ from fastapi import FastAPI
 
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES, LLMChoice
-from qa.errors import InputError, QAError
+from qa.conversations import Conversations, conversations_path, owner_of
+from qa.errors import ConversationsError, InputError, NotFound, QAError
+from qa.export import conversation_markdown
 from qa.retrieve import check_k, check_question
 from qa.types import Answer, AnswerMode, Library, LLMState
 from qa.web.api import Api, check_exposure
 from qa.web.render import (
     article_choices,
     article_rows,
+    conversation_choices,
     esc,
     render_answer,
     render_draft,
@@ -88,13 +96,22 @@ class Page:
     """The page over one assistant and one library; :meth:`create_app` builds it, the callbacks are methods.
 
     ``suffixes`` are the file types the library reads (the upload widget offers exactly those); ``bundled``
-    is the folder of demo articles the *Articles* tab offers to add to an empty collection.
+    is the folder of demo articles the *Articles* tab offers to add to an empty collection; ``conversations``
+    where answers are saved (by default ``conversations.sqlite3`` beside the store, see
+    :func:`qa.conversations.conversations_path`).
     """
 
     def __init__(
-        self, assistant: Assistant, library: Library, suffixes: Sequence[str], bundled: Path = BUNDLED_ARTICLES
+        self,
+        assistant: Assistant,
+        library: Library,
+        suffixes: Sequence[str],
+        bundled: Path = BUNDLED_ARTICLES,
+        conversations: Conversations | None = None,
     ) -> None:
         self.assistant = assistant
+        self.conversations = conversations or Conversations(conversations_path(assistant.config))
+        self.exports: Path | None = None  # a temporary folder for exported conversations, made at the first export
         # Made once: "Quotes only" answers on the same store and embedder, without the model.
         self.quotes_only = assistant if assistant.llm is None else assistant.without_llm()
         self.library = library
@@ -110,9 +127,18 @@ class Page:
     # --- callbacks -------------------------------------------------------------------------------------
 
     def respond(
-        self, message: str, chat: list[dict], history: list[dict], turns: list[tuple[str, str]], k: int, mode: str
+        self,
+        message: str,
+        chat: list[dict],
+        history: list[dict],
+        turns: list[tuple[str, str]],
+        k: int,
+        mode: str,
+        conversation: str | None = None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream one answer: user bubble, then the draft as the model writes, then the verified answer."""
+        """Stream one answer: user bubble, then the draft as the model writes, then the verified answer, saved
+        as the next turn of ``conversation`` (a new one when None); a failed save is said on the status line."""
         try:
             question = check_question(message)
             k = check_k(int(k))
@@ -124,14 +150,15 @@ class Page:
         def reply(html: str) -> list[dict]:
             return [*asked, {"role": "assistant", "content": html}]
 
-        yield "", reply(render_pending(qa.llm_status() if qa.llm else None)), history, turns, gr.skip()
+        skip = (gr.skip(), gr.skip())  # the conversation id and the saving status
+        yield "", reply(render_pending(qa.llm_status() if qa.llm else None)), history, turns, gr.skip(), *skip
         draft = ""
         answer: Answer | None = None
         try:
             for item in qa.stream(question, k=k, history=list(history)):
                 if isinstance(item, str):
                     draft += item
-                    yield gr.skip(), reply(render_draft(draft)), gr.skip(), gr.skip(), gr.skip()
+                    yield gr.skip(), reply(render_draft(draft)), gr.skip(), gr.skip(), gr.skip(), *skip
                 else:
                     answer = item
             if answer is None:
@@ -142,15 +169,103 @@ class Page:
             else:
                 message = f"Something went wrong on the server ({e.__class__.__name__})"
                 log.exception("answering %r failed", question)
-            yield gr.skip(), reply(render_error(message)), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), reply(render_error(message)), gr.skip(), gr.skip(), gr.skip(), *skip
             raise gr.Error(message, print_exception=False) from None
         turn = len(turns) + 1
         history = [*history, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
         turns = [*turns, (question, render_sources(answer, turn))]
-        yield gr.skip(), reply(render_answer(answer, turn)), history, turns, render_panel(turns)
+        conversation, saved = self._save(conversation, answer, {"k": k, "mode": mode}, _owner(request))
+        yield gr.skip(), reply(render_answer(answer, turn)), history, turns, render_panel(turns), conversation, saved
 
-    def new_conversation(self) -> tuple[list, list, list, str]:
-        return [], [], [], render_panel([])
+    def _save(
+        self, conversation: str | None, answer: Answer, settings: dict[str, Any], owner: str
+    ) -> tuple[str | None, str]:
+        """Append the answer to the conversation (a new one if None or deleted meanwhile); the id, and the status
+        line: empty, or why the answer was not saved (the page goes on answering)."""
+        try:
+            if conversation:
+                try:
+                    self.conversations.append(conversation, owner, answer, settings)
+                    return conversation, ""
+                except NotFound:
+                    log.info("conversation %s was deleted meanwhile; the answer starts a new one", conversation)
+            conversation = self.conversations.create(owner, answer.question).id
+            self.conversations.append(conversation, owner, answer, settings)
+            return conversation, ""
+        except QAError as e:
+            return conversation, f"**Not saved:** {esc(str(e))}"
+
+    def new_conversation(self) -> tuple[Any, ...]:
+        """An empty chat and sources panel; the next answer starts a new saved conversation."""
+        return [], [], [], render_panel([]), None, gr.update(value=None), ""
+
+    @user_errors
+    def conversation_list(self, current: str | None, request: gr.Request | None = None) -> tuple[Any, Any]:
+        """The saved conversations, newest first, ``current`` selected; when they cannot be read, the status
+        line says why (answers go on without them)."""
+        try:
+            return self._choices(_owner(request), current), gr.skip()
+        except ConversationsError as e:
+            return gr.update(choices=[], value=None), f"**Conversations are not saved:** {esc(str(e))}"
+
+    @user_errors
+    def open_conversation(self, conversation: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """A saved conversation back on the page: its bubbles, its sources panel, and its history for follow-ups."""
+        if not conversation:
+            raise InputError("choose a conversation to open")
+        saved = self.conversations.get(conversation, _owner(request))
+        chat: list[dict] = []
+        history: list[dict] = []
+        turns: list[tuple[str, str]] = []
+        for n, answer in enumerate(saved.answers(), 1):
+            chat += [
+                {"role": "user", "content": render_user(answer.question)},
+                {"role": "assistant", "content": render_answer(answer, n)},
+            ]
+            history += [{"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.text}]
+            turns.append((answer.question, render_sources(answer, n)))
+        return chat, history, turns, render_panel(turns), saved.id, saved.title, ""
+
+    @user_errors
+    def rename_conversation(
+        self, conversation: str | None, title: str, request: gr.Request | None = None
+    ) -> tuple[Any, str]:
+        if not conversation:
+            raise InputError("open a conversation (or ask a question) before renaming it")
+        owner = _owner(request)
+        renamed = self.conversations.rename(conversation, owner, title)
+        return self._choices(owner, renamed.id), f"Renamed to *{esc(renamed.title)}*."
+
+    @user_errors
+    def delete_conversation(self, conversation: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Delete the open conversation and start a new one."""
+        if not conversation:
+            raise InputError("open a conversation before deleting it")
+        owner = _owner(request)
+        self.conversations.delete(conversation, owner)
+        chat, history, turns, panel, *_ = self.new_conversation()
+        return chat, history, turns, panel, None, self._choices(owner, None), "", "Deleted the conversation."
+
+    @user_errors
+    def export_conversation(self, conversation: str | None, request: gr.Request | None = None) -> str:
+        """The open conversation as a Markdown file (``qa.export``: every quote verbatim) to download."""
+        if not conversation:
+            raise InputError("open a conversation (or ask a question) before exporting it")
+        saved = self.conversations.get(conversation, _owner(request))
+        if self.exports is None:
+            self.exports = Path(tempfile.mkdtemp(prefix="qa-exports-"))
+        folder = self.exports / saved.id
+        folder.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w-]+", "-", saved.title).strip("-")[:60] or "conversation"
+        path = folder / f"{name}.md"
+        path.write_text(conversation_markdown(saved.answers(), saved.title), encoding="utf-8")
+        return str(path)
+
+    def _choices(self, owner: str, current: str | None) -> Any:
+        listed = self.conversations.list(owner)
+        return gr.update(
+            choices=conversation_choices(listed), value=current if any(c.id == current for c in listed) else None
+        )
 
     @user_errors
     def status_line(self) -> str:
@@ -239,6 +354,7 @@ class Page:
                 store_md = gr.Markdown(elem_id="qa-store-status")
             history = gr.State([])
             turns = gr.State([])
+            conversation = gr.State(None)  # the id of the saved conversation on the page; None until the first answer
             with gr.Tabs():
                 with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                     with gr.Column(scale=3):
@@ -278,7 +394,27 @@ class Page:
                             mode = gr.Radio(
                                 list(MODES.items()), value=AnswerMode.LLM.value, label="Answer mode", elem_id="qa-mode"
                             )
-                        clear = gr.Button("New conversation", size="sm")
+                        clear = gr.Button("New conversation", size="sm", elem_id="qa-new")
+                        with gr.Accordion("Conversations", open=True, elem_id="qa-saved"):
+                            saved = gr.Radio(
+                                [],
+                                value=None,
+                                label="Saved conversations, newest first: choose one to open it",
+                                elem_id="qa-conversations",
+                            )
+                            with gr.Row():
+                                title = gr.Textbox(
+                                    placeholder="A new title for the open conversation",
+                                    show_label=False,
+                                    scale=4,
+                                    max_lines=1,
+                                    elem_id="qa-conversation-title",
+                                )
+                                rename = gr.Button("Rename", size="sm", scale=1, elem_id="qa-rename")
+                                export = gr.Button("Export Markdown", size="sm", scale=1, elem_id="qa-export")
+                                drop = gr.Button("Delete", size="sm", variant="stop", scale=1, elem_id="qa-drop")
+                            exported = gr.File(label="Exported conversation", interactive=False, elem_id="qa-exported")
+                            saved_md = gr.Markdown(elem_id="qa-saved-status")
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render_panel([]), elem_id="qa-sources")
@@ -319,17 +455,31 @@ class Page:
             page.load(self.article_list, None, listing, queue=False, show_progress="hidden")
             page.load(self.settings_defaults, None, [k, mode], queue=False, show_progress="hidden")
             timer.tick(self.status_line, None, llm_md, queue=False, show_progress="hidden")
+            listed: dict[str, Any] = dict(
+                fn=self.conversation_list, inputs=conversation, outputs=[saved, saved_md], queue=False
+            )
+            page.load(**listed, show_progress="hidden")
             ask_io: dict[str, Any] = dict(
                 fn=self.respond,
-                inputs=[box, chat, history, turns, k, mode],
-                outputs=[box, chat, history, turns, sources],
+                inputs=[box, chat, history, turns, k, mode, conversation],
+                outputs=[box, chat, history, turns, sources, conversation, saved_md],
                 concurrency_id="assistant",
                 show_progress_on=chat,
             )
-            box.submit(**ask_io)
-            send.click(**ask_io)
-            clear.click(self.new_conversation, None, [chat, history, turns, sources], queue=False)
-            chat.clear(self.new_conversation, None, [chat, history, turns, sources], queue=False)
+            box.submit(**ask_io).success(**listed)
+            send.click(**ask_io).success(**listed)
+            fresh = [chat, history, turns, sources, conversation, saved, title]
+            clear.click(self.new_conversation, None, fresh, queue=False)
+            chat.clear(self.new_conversation, None, fresh, queue=False)
+            saved.input(
+                self.open_conversation,
+                saved,
+                [chat, history, turns, sources, conversation, title, saved_md],
+                queue=False,
+            )
+            rename.click(self.rename_conversation, [conversation, title], [saved, saved_md], queue=False)
+            drop.click(self.delete_conversation, conversation, [*fresh, saved_md], queue=False)
+            export.click(self.export_conversation, conversation, exported, queue=False)
             # Progress and errors show on the result line only, so no error badge covers the list or the inputs.
             add.click(
                 self.add_uploads, files, [files, result, *listing], concurrency_id="assistant", show_progress_on=result
@@ -341,22 +491,30 @@ class Page:
         page.queue(default_concurrency_limit=1, max_size=64)
         return page
 
-    def server_app(self, api_token: str | None = None, **options: Any) -> FastAPI:
+    def server_app(self, api_token: str | None = None, api_owner: str | None = None, **options: Any) -> FastAPI:
         """One FastAPI app: the HTTP API (``qa.web.api``) and the page mounted at ``/`` with its CSS and JS.
 
+        ``api_owner``: whose saved conversations the API reads (the ``QA_AUTH`` user; None: the local owner).
         ``options`` go to ``gr.mount_gradio_app`` (auth, blocked paths, file size, ...), Gradio's supported way
         to serve a page inside an app of our own, so the API and the page share one server and one port.
         """
         app = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url=None)
-        Api(self.assistant, api_token).install(app)
+        Api(self.assistant, api_token, conversations=self.conversations, owner=owner_of(api_owner)).install(app)
         css = (STATIC / "page.css").read_text(encoding="utf-8")
         js = (STATIC / "page.js").read_text(encoding="utf-8")
         return gr.mount_gradio_app(app, self.create_app(), path="/", css=css, js=js, **options)
 
-    def launch(self, host: str, port: int, api_token: str | None = None, **options: Any) -> None:
+    def launch(
+        self, host: str, port: int, api_token: str | None = None, api_owner: str | None = None, **options: Any
+    ) -> None:
         """Serve the page and its API until interrupted; refuses an API open beyond this machine without a token."""
         check_exposure(host, api_token)
-        app = self.server_app(api_token, server_name=host, server_port=port, **options)
+        app = self.server_app(api_token, api_owner, server_name=host, server_port=port, **options)
         log.info("the page and its API on http://%s:%d (API: /api/ask, /api/search, /v1/chat/completions)", host, port)
         # A short grace period: an open stream must not keep a stopping server alive.
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, timeout_graceful_shutdown=5)).run()
+
+
+def _owner(request: gr.Request | None) -> str:
+    """Whose conversations: the logged-in user (``QA_AUTH``) or, without a login, the one local owner."""
+    return owner_of(getattr(request, "username", None))

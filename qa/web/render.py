@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterable, Sequence
 
 from qa.answer import ArticleInfo
+from qa.conversations import Conversation
 from qa.export import answer_markdown
 from qa.types import Answer, AnswerMode, Citation, Passage
 
@@ -238,3 +240,16 @@ def article_rows(articles: Iterable[ArticleInfo]) -> list[list[str | int]]:
 def article_choices(articles: Iterable[ArticleInfo]) -> list[tuple[str, str]]:
     """(label, stored path) pairs for the delete dropdown: people pick by name, the store deletes by path."""
     return [(f"{a.source} — {a.title}" if a.title else a.source, a.path) for a in articles]
+
+
+def conversation_choices(conversations: Iterable[Conversation], width: int = 70) -> list[tuple[str, str]]:
+    """(label, id) pairs for the list of saved conversations: the title, shortened, and when it was last continued.
+
+    The list shows labels as text, so nothing here needs escaping.
+    """
+
+    def label(c: Conversation) -> str:
+        title = c.title if len(c.title) <= width else c.title[: width - 1] + "…"
+        return f"{title} · {time.strftime('%d %b %H:%M', time.localtime(c.updated))}"
+
+    return [(label(c), c.id) for c in conversations]

@@ -197,5 +197,5 @@ def test_an_enormous_reply_is_cut_and_the_answer_stays_short(fake, assistant, mo
         PARIS
     )
     # "Paris Paris ..." restates nothing the passages say: the reply is cut, then replaced by a quote
-    assert a.mode == "extractive" and "could not be verified" in a.note, (a.mode, a.note)
+    assert a.mode == "extractive" and "could not be checked" in a.note, (a.mode, a.note)
     assert len(a.text) < 2000 and "Paris Paris" not in a.text and a.citations[0].verified
