@@ -406,13 +406,14 @@ class Page:
                                 title = gr.Textbox(
                                     placeholder="A new title for the open conversation",
                                     show_label=False,
-                                    scale=4,
+                                    scale=3,
                                     max_lines=1,
                                     elem_id="qa-conversation-title",
                                 )
                                 rename = gr.Button("Rename", size="sm", scale=1, elem_id="qa-rename")
-                                export = gr.Button("Export Markdown", size="sm", scale=1, elem_id="qa-export")
-                                drop = gr.Button("Delete", size="sm", variant="stop", scale=1, elem_id="qa-drop")
+                            with gr.Row():
+                                export = gr.Button("Export Markdown", size="sm", elem_id="qa-export")
+                                drop = gr.Button("Delete", size="sm", variant="stop", elem_id="qa-drop")
                             exported = gr.File(label="Exported conversation", interactive=False, elem_id="qa-exported")
                             saved_md = gr.Markdown(elem_id="qa-saved-status")
                     with gr.Column(scale=2):

@@ -22,6 +22,7 @@ import app as launcher
 from ingest.load import SUFFIXES
 from ingest.sync import Ingester
 from qa.answer import Assistant
+from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import InputError
 from qa.process import free_port
 from qa.retrieve import check_k, check_question
@@ -34,11 +35,17 @@ TOKEN = "test-token-0123456789"
 
 
 @contextmanager
-def serving(assistant: Assistant, token: str | None = None) -> Iterator[str]:
-    """The page's app on a free port of 127.0.0.1 until the block ends."""
-    page = Page(assistant, Ingester(assistant.store, assistant.embedder, assistant.config), sorted(SUFFIXES))
+def serving(
+    assistant: Assistant,
+    token: str | None = None,
+    conversations: Conversations | None = None,
+    owner: str | None = None,
+) -> Iterator[str]:
+    """The page's app on a free port of 127.0.0.1 until the block ends (the API reading ``owner``'s conversations)."""
+    library = Ingester(assistant.store, assistant.embedder, assistant.config)
+    page = Page(assistant, library, sorted(SUFFIXES), conversations=conversations)
     port = free_port()
-    app = page.server_app(token, server_name="127.0.0.1", server_port=port, ssr_mode=False, footer_links=[])
+    app = page.server_app(token, owner, server_name="127.0.0.1", server_port=port, ssr_mode=False, footer_links=[])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
     )
@@ -123,6 +130,53 @@ def test_malformed_json_is_400_and_a_large_body_is_413(url):
 
     streamed = httpx.post(f"{url}/api/ask", content=chunked(), timeout=30)
     assert streamed.status_code == 413
+
+
+def test_saved_conversations_are_listed_read_and_exported_for_their_owner_only(assistant, tmp_path):
+    saved = Conversations(tmp_path / "conversations.sqlite3")
+    mine = saved.create(LOCAL_OWNER, QUESTION)
+    answers = [assistant.ask(QUESTION, k=3), assistant.ask(G7, k=3)]
+    for answer in answers:
+        saved.append(mine.id, LOCAL_OWNER, answer, {"k": 3, "mode": "extractive"})
+    anns = saved.create("ann", "Ann's secret question")
+    saved.append(anns.id, "ann", answers[1], {"k": 3})
+
+    with serving(assistant, conversations=saved) as u:
+        listed = httpx.get(f"{u}/api/conversations", timeout=30).json()["conversations"]
+        assert [(c["id"], c["title"], c["size"]) for c in listed] == [(mine.id, QUESTION, 2)] and "turns" not in listed[
+            0
+        ]
+        got = httpx.get(f"{u}/api/conversations/{mine.id}", timeout=30).json()
+        assert [t["answer"] for t in got["turns"]] == [json.loads(json.dumps(a.to_dict())) for a in answers]
+        assert got["turns"][1]["settings"] == {"k": 3, "mode": "extractive"} and got["turns"][1]["position"] == 2
+
+        markdown = httpx.get(f"{u}/api/conversations/{mine.id}/export", params={"format": "md"}, timeout=30)
+        assert markdown.status_code == 200 and markdown.headers["content-type"].startswith("text/markdown")
+        assert markdown.text.startswith(f"# {QUESTION}\n") and f"## {G7}" in markdown.text
+        quotes = [c.quote for a in answers for c in a.citations]
+        assert quotes and all(f"«{q}»" in markdown.text for q in quotes)
+        exported = httpx.get(f"{u}/api/conversations/{mine.id}/export?format=json", timeout=30).json()
+        assert exported == {"title": QUESTION, "turns": [t["answer"] for t in got["turns"]]}
+        bad = httpx.get(f"{u}/api/conversations/{mine.id}/export?format=pdf", timeout=30)
+        assert bad.status_code == 400 and "?format=md" in bad.json()["error"]["message"]
+
+        # Another owner's id is answered exactly like an unknown one: 404, nothing of it in the answer.
+        for path in ("", "/export?format=md", "/export?format=json"):
+            other = httpx.get(f"{u}/api/conversations/{anns.id}{path}", timeout=30)
+            unknown = httpx.get(f"{u}/api/conversations/nope{path}", timeout=30)
+            assert other.status_code == unknown.status_code == 404
+            assert other.json()["error"]["type"] == "not_found_error" and "secret" not in other.text
+            assert other.text.replace(anns.id, "X") == unknown.text.replace("nope", "X")
+
+    with serving(assistant, conversations=saved, owner="ann") as u:  # QA_AUTH=ann:...: the API reads Ann's
+        assert [c["id"] for c in httpx.get(f"{u}/api/conversations", timeout=30).json()["conversations"]] == [anns.id]
+        assert httpx.get(f"{u}/api/conversations/{mine.id}", timeout=30).status_code == 404
+
+    with serving(assistant, token=TOKEN, conversations=saved) as u:
+        assert httpx.get(f"{u}/api/conversations", timeout=30).status_code == 401
+        assert httpx.get(f"{u}/api/conversations/{mine.id}/export", timeout=30).status_code == 401
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.get(f"{u}/api/conversations/{mine.id}", headers=auth, timeout=30).status_code == 200
 
 
 def test_a_token_is_required_when_set(assistant):

@@ -8,8 +8,10 @@ The real page in a real browser is tested in ``test_browser.py``.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -19,6 +21,7 @@ from ingest.load import SUFFIXES
 from ingest.sync import Ingester
 from qa.answer import Assistant
 from qa.config import Config
+from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import ConfigError, LLMError, StoreBusy
 from qa.types import LLMState
 from qa.web import Page
@@ -83,7 +86,7 @@ def test_respond_streams_the_draft_then_replaces_it_with_the_verified_answer(cor
     steps = run(page_on(with_llm(corpus, embedder, llm)).respond(f"  {QUESTION} ", [], [], [], 4, "llm"))
     assert steps[0][0] == "" and "Searching the articles" in steps[0][1][-1]["content"]
     assert "In Pyongyang, on Thursday [1]." in steps[2][1][-1]["content"] and "qa-draft" in steps[2][1][-1]["content"]
-    _, chat, history, turns, panel = steps[-1]
+    _, chat, history, turns, panel, _, _ = steps[-1]
     assert "qa-draft" not in chat[-1]["content"] and "Pyongyang" not in chat[-1]["content"]
     assert re.search(r'href="#src-1-\d"', chat[-1]["content"])
     assert history[0] == {"role": "user", "content": QUESTION}
@@ -139,6 +142,116 @@ def test_status_line_explains_a_model_being_prepared(corpus, embedder, assistant
     preparing = page_on(with_llm(corpus, embedder, ScriptedLLM(state=LLMState.PREPARING)))
     assert preparing.status_line().startswith("**Answers:** scripted: ready — the first start prepares")
     assert page_on(assistant).status_line() == "**Answers:** extractive (no LLM)"
+
+
+# --- saved conversations --------------------------------------------------------------------------------
+
+
+def user(name: str | None) -> SimpleNamespace:
+    """What Gradio passes as ``gr.Request``, as far as the page reads it: the logged-in user's name."""
+    return SimpleNamespace(username=name)
+
+
+def saved_page(assistant: Assistant, tmp_path: Path, busy_timeout: float = 5.0) -> Page:
+    conversations = Conversations(tmp_path / "conversations.sqlite3", busy_timeout=busy_timeout)
+    return Page(
+        assistant, Ingester(assistant.store, assistant.embedder, assistant.config), ALLOWED, conversations=conversations
+    )
+
+
+def ask(page: Page, question: str, state: tuple = ([], [], [], None), who: str | None = None) -> tuple:
+    """One question through ``respond``: the final (box, chat, history, turns, panel, conversation, status)."""
+    chat, history, turns, conversation = state
+    return run(page.respond(question, chat, history, turns, 3, "extractive", conversation, user(who)))[-1]
+
+
+def test_each_answer_is_saved_and_reopens_as_it_was_asked(assistant, tmp_path):
+    page = saved_page(assistant, tmp_path)
+    assert page_on(assistant).conversations.path == Path(assistant.config.store) / "conversations.sqlite3"
+    _, chat, history, turns, panel, conversation, status = ask(page, QUESTION)
+    assert conversation and status == ""
+    _, chat, history, turns, panel, again, status = ask(page, KILLED, (chat, history, turns, conversation))
+    assert again == conversation and status == ""
+    listed, _ = page.conversation_list(conversation, user(None))
+    assert [v for _, v in listed["choices"]] == [conversation] and listed["value"] == conversation
+    assert listed["choices"][0][0].startswith(QUESTION[:40])
+
+    # A new conversation, then the saved one reopened: the same bubbles, the same sources panel and history.
+    fresh = page.new_conversation()
+    assert fresh[:5] == ([], [], [], page.new_conversation()[3], None)
+    reopened = page.open_conversation(conversation, user(None))
+    assert reopened[:4] == (chat, history, turns, panel) and "<mark" in reopened[3]
+    assert reopened[4:] == (conversation, QUESTION, "")
+
+    # A follow-up continues it; the conversation holds the settings of each turn.
+    ask(page, "e quanti feriti?", reopened[:3] + (conversation,))
+    got = page.conversations.get(conversation, LOCAL_OWNER)
+    assert [t.question for t in got.turns] == [QUESTION, KILLED, "e quanti feriti?"]
+    assert got.turns[0].settings == {"k": 3, "mode": "extractive"}
+
+
+def test_rename_export_and_delete_through_the_page(assistant, tmp_path):
+    page = saved_page(assistant, tmp_path)
+    conversation = ask(page, QUESTION)[5]
+    listed, message = page.rename_conversation(conversation, "  Paris summit ", user(None))
+    assert listed["choices"][0][0].startswith("Paris summit · ") and message == "Renamed to *Paris summit*."
+    exported = Path(page.export_conversation(conversation, user(None)))
+    markdown = exported.read_text(encoding="utf-8")
+    answer = page.conversations.get(conversation, LOCAL_OWNER).answers()[0]
+    assert exported.name == "Paris-summit.md" and markdown.startswith("# Paris summit\n")
+    assert answer.citations and all(f"«{c.quote}»" in markdown for c in answer.citations)
+    out = page.delete_conversation(conversation, user(None))
+    assert out[:3] == ([], [], []) and out[4] is None and out[5]["choices"] == []
+    assert page.conversations.list(LOCAL_OWNER) == []
+    for call in (page.rename_conversation, page.export_conversation, page.delete_conversation):
+        with pytest.raises(gr.Error, match="before"):
+            call(None, *(["t"] if call == page.rename_conversation else []))
+    # An answer in a conversation deleted meanwhile (another tab) starts a new one.
+    again = ask(page, KILLED, ([], [], [], conversation))
+    assert again[5] != conversation and again[6] == ""
+
+
+def test_with_a_login_each_user_sees_only_their_own(assistant, tmp_path):
+    page = saved_page(assistant, tmp_path)
+    ann = ask(page, QUESTION, who="ann")[5]
+    bob = ask(page, KILLED, who="bob")[5]
+    assert [v for _, v in page.conversation_list(None, user("ann"))[0]["choices"]] == [ann]
+    assert [v for _, v in page.conversation_list(None, user("bob"))[0]["choices"]] == [bob]
+    assert page.conversation_list(None, user(None))[0]["choices"] == []
+    for call in (page.open_conversation, page.export_conversation, page.delete_conversation):
+        with pytest.raises(gr.Error, match="no saved conversation"):
+            call(ann, user("bob"))
+    with pytest.raises(gr.Error, match="no saved conversation"):
+        page.rename_conversation(ann, "mine", user("bob"))
+    # Bob answering "in" Ann's conversation (a forged id) starts his own; Ann's is untouched.
+    forged = ask(page, KILLED, ([], [], [], ann), who="bob")[5]
+    assert forged not in (ann, bob) and page.conversations.get(ann, "ann").size == 1
+    assert page.open_conversation(ann, user("ann"))[5] == QUESTION
+
+
+def test_a_locked_or_corrupt_database_never_stops_an_answer(assistant, tmp_path):
+    page = saved_page(assistant, tmp_path, busy_timeout=0.2)
+    conversation = ask(page, QUESTION)[5]
+    other = sqlite3.connect(page.conversations.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE conversations SET title = title")
+        _, chat, _, _, panel, same, status = ask(page, KILLED, ([], [], [], conversation))
+        assert "Dnipro" in chat[-1]["content"] or "qa-refused" in chat[-1]["content"]
+        assert same == conversation and status.startswith("**Not saved:**") and "locked by another program" in status
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "conversations.sqlite3").write_bytes(b"not a database " * 200)
+    page = saved_page(assistant, broken)
+    listed, status = page.conversation_list(None, user(None))
+    assert listed["choices"] == [] and status.startswith("**Conversations are not saved:**") and "corrupt" in status
+    _, chat, _, _, panel, conversation, status = ask(page, QUESTION)
+    assert "Paris" in chat[-1]["content"] and "<mark" in panel
+    assert conversation is None and "corrupt" in status and "move it away or delete it" in status
 
 
 # --- uploads and deletions, ingested for real into a copy of the store ----------------------------------
@@ -204,6 +317,7 @@ def test_page_has_the_promised_parts(assistant):
     config = page_on(assistant).create_app().config
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"qa-chat", "qa-question", "qa-sources", "qa-upload", "qa-articles", "qa-pick", "qa-llm-status"} <= ids
+    assert {"qa-conversations", "qa-rename", "qa-export", "qa-drop", "qa-new", "qa-saved-status"} <= ids
     examples = [c for c in config["components"] if c.get("type") == "dataset"]
     text = str(examples)
     for q in EXAMPLES:
