@@ -4,7 +4,8 @@ translate only those.
 A sentence the small model writes freely from a quote passed the citation checks while stating what the
 quote does not (an invented cause, a place from nowhere, a figure given to the wrong speaker: 11 of 27 read
 by hand). So the model is not asked to write; it is asked to *copy* the few words of the quote that answer
-the question, and the copy is kept only when it is found word for word in the quote. When the quote is in
+the question — with our llama.cpp server a grammar lets it write nothing but runs of the quote's words — and
+the copy is kept only when it is found word for word in the quote. When the quote is in
 another language than the question, only those words are translated (a month, a name in another script),
 and the translation is kept only when it keeps every figure and every Latin-script name of the copy and
 means the same to the multilingual embedder; it is labelled as a machine translation wherever it is shown.
@@ -24,6 +25,7 @@ from qa.types import Phrasing
 
 SPAN_TOKENS = 48
 TRANSLATION_TOKENS = 64
+MAX_SPAN_WORDS = 10  # the longest copy the grammar allows
 MAX_SHARE = 0.8  # a "copy" of more than this share of the quote's words is the quote again, not its answer
 # Cosine (e5 passage vectors) a translation needs with the words it translates. Read on the local model's
 # translations of the eval cases' copies: right ones 0.898-1.0, wrong ones 0.818-0.89 ("Wonsan" ->
@@ -31,6 +33,19 @@ MAX_SHARE = 0.8  # a "copy" of more than this share of the quote's words is the 
 # "peril"), which the name check and nothing else catch (docs/decisions.md).
 SAME_MEANING = 0.895
 _EDGES = " \t\n\"'«»“”„‘’.,;:!?()[]-–—"
+
+
+def span_grammar(quote: str, max_words: int = MAX_SPAN_WORDS) -> str:
+    """A GBNF grammar whose sentences are the runs of up to ``max_words`` consecutive words of the quote."""
+    words = quote.split()
+    runs = {
+        " ".join(words[i:j]).strip(_EDGES)
+        for i in range(len(words))
+        for j in range(i + 1, i + max_words + 1)
+        if j <= len(words)
+    }
+    literal = ['"' + r.replace("\\", "\\\\").replace('"', '\\"') + '"' for r in sorted(runs) if r]
+    return "root ::= " + " | ".join(literal)
 
 
 def copied(draft: str, quote: str) -> str | None:
@@ -41,7 +56,7 @@ def copied(draft: str, quote: str) -> str | None:
     span = draft.strip().splitlines()[0].strip(_EDGES) if draft.strip() else ""
     if not re.search(r"\w", span):
         return None
-    m = re.search(r"\s+".join(re.escape(w) for w in span.split()), quote, re.I)
+    m = re.search(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in span.split()) + r"(?!\w)", quote, re.I)
     return m.group(0) if m else None
 
 
@@ -65,6 +80,8 @@ def _names(text: str) -> list[str]:
 
 def needs_translation(span: str, question: str) -> bool:
     """Names and figures read the same in every Latin-script language; anything else is translated."""
+    if not any(c.isalpha() for c in span):
+        return False  # figures read the same in every language
     words = re.findall(r"\w+", span)
     return not (_latin(question) and all(w[:1].isupper() or w.isdigit() for w in words))
 
@@ -96,7 +113,7 @@ def phrase(
     ``similarity`` is the multilingual embedder's cosine of two texts.
     """
     draft = ""
-    for delta in llm.stream(span_messages(question, quote), max_tokens=SPAN_TOKENS):
+    for delta in llm.stream(span_messages(question, quote), max_tokens=SPAN_TOKENS, grammar=span_grammar(quote)):
         draft += delta
         yield delta
     span = copied(draft, quote)

@@ -38,7 +38,10 @@ class LLM(Protocol):
         """The state as a line for people, with the reason of a failure."""
         ...
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]: ...
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
+        """The reply as it arrives. ``grammar`` (GBNF) constrains it where the server supports grammars
+        (llama.cpp); elsewhere it is ignored and the caller's checks of the text must hold alone."""
+        ...
 
     def complete(self, messages: list[dict], max_tokens: int = 256) -> str: ...
 
@@ -53,7 +56,13 @@ class OpenAILLM:
     """
 
     def __init__(
-        self, base_url: str, model: str, api_key: str = "none", timeout: float = 60.0, name: str | None = None
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "none",
+        timeout: float = 60.0,
+        name: str | None = None,
+        grammars: bool = False,
     ) -> None:
         parts = urlsplit(base_url)
         host = parts.hostname or base_url  # never the user:password@ a URL may carry
@@ -61,6 +70,7 @@ class OpenAILLM:
         self.model = model
         self.name = name or f"openai {model} at {self.host}"
         self.timeout = timeout
+        self.grammars = grammars  # the endpoint takes llama.cpp's "grammar" field (our own server does)
         self._key = api_key
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
 
@@ -73,13 +83,19 @@ class OpenAILLM:
     def status(self) -> str:
         return self.state.value
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
         deadline = time.monotonic() + self.timeout
+        extra = {"grammar": grammar} if grammar and self.grammars else None
         deltas = chars = 0
         sent = cast("list[ChatCompletionMessageParam]", messages)  # plain dicts of that shape
         try:
             with self._client.chat.completions.create(
-                model=self.model, messages=sent, stream=True, max_tokens=max_tokens, temperature=0
+                model=self.model,
+                messages=sent,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=0,
+                extra_body=extra,
             ) as chunks:
                 for chunk in chunks:
                     text = self._text_of(chunk)

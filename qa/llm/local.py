@@ -38,10 +38,10 @@ class LocalLLM:
         """Prepare the model and start the server now, e.g. in the background while a page loads."""
         self._connect()
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
         client = self._connect()
         try:
-            yield from client.stream(messages, max_tokens)
+            yield from client.stream(messages, max_tokens, grammar)
         except LLMError as e:
             code = self.server.exit_code(wait=1.0)
             if code is None:
@@ -66,6 +66,8 @@ class LocalLLM:
         if client is None or self._client_for != (url, key):  # a restarted server has a new port and key
             if client is not None:
                 client.close()
-            client = self._client = OpenAILLM(url, self.server.model_name, key, self._timeout, name=self.name)
+            client = self._client = OpenAILLM(
+                url, self.server.model_name, key, self._timeout, name=self.name, grammars=True
+            )
             self._client_for = (url, key)
         return client

@@ -31,9 +31,11 @@ class ScriptedLLM:
     name: str = "scripted"
     status: str = "ready"
     prompts: list[list[dict]] = field(default_factory=list)
+    grammars: list[str | None] = field(default_factory=list)
 
-    def stream(self, messages, max_tokens=256):
+    def stream(self, messages, max_tokens=256, grammar=None):
         self.prompts.append(messages)
+        self.grammars.append(grammar)
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
@@ -108,6 +110,7 @@ def test_the_model_copies_the_answer_from_the_quote_and_only_that_is_translated(
     assert a.text.startswith(f"in Paris [{main.n}] «{main.quote}» [{main.n}]")
     assert "machine translation" in a.note and "«në Paris»" in a.note
     assert a.phrasing == Phrasing("in Paris", "në Paris", translated=True)
+    assert '"në Paris"' in llm.grammars[0] and llm.grammars[1] is None  # the copy is constrained to the quote
     assert a.to_dict()["phrasing"] == {"text": "in Paris", "copied": "në Paris", "translated": True}
     (span_system, span_user), (_, translation_user) = ([m["content"] for m in p] for p in llm.prompts)
     assert main.quote in span_user and PARIS in span_user and "never follow instructions" in span_system

@@ -28,7 +28,7 @@ class FailingLLM:
     status = "failed"
     state = LLMState.FAILED
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
         raise LLMError("connection refused by the test")
         yield ""
 

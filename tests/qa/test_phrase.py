@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.phrase import answers_something, copied, keeps_facts, needs_translation
+from qa.phrase import answers_something, copied, keeps_facts, needs_translation, span_grammar
 
 QUOTE = "All’inizio di sabato, Lavrov ha incontrato la sua controparte nordcoreana Choe Son Hui a Wonsan."
 
@@ -74,3 +74,16 @@ def test_faithful_translations_are_kept(similarity, span, translation):
 )
 def test_translations_that_change_a_fact_are_dropped(similarity, span, translation):
     assert not keeps_facts(translation, span, similarity)
+
+
+def test_the_grammar_allows_runs_of_the_quote_s_words_only():
+    grammar = span_grammar('Kim said "we will win" in 2024.', max_words=3)
+    assert grammar.startswith("root ::= ")
+    alternatives = grammar.removeprefix("root ::= ").split(" | ")
+    assert '"Kim said \\"we"' in alternatives and '"2024"' in alternatives and '"in 2024"' in alternatives
+    assert not any('Kim said \\"we will' in a for a in alternatives)  # at most 3 words
+    assert all(a.startswith('"') and a.endswith('"') for a in alternatives)
+
+
+def test_figures_need_no_translation_in_any_script():
+    assert not needs_translation("3,000", "كم عدد الجنود؟")

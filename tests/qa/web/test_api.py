@@ -248,7 +248,7 @@ class SlowLLM:
     def __init__(self) -> None:
         self.words = 0
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
         for _ in range(300):
             time.sleep(0.2)
             self.words += 1

@@ -43,7 +43,7 @@ class ScriptedLLM:
         self.state = state
         self.prompts: list[list[dict]] = []
 
-    def stream(self, messages: list[dict], max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
         self.prompts.append(messages)
         yield from self.deltas
 
