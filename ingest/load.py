@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from ingest.dates import find_date
 from qa.errors import FileRejected, InputError
 from qa.text import DATE_LINE, detect_language
 from qa.types import Article
@@ -101,11 +102,11 @@ def load(path: Path, max_bytes: int) -> Article:
         raise FileRejected(str(path), f"cannot read it ({e.strerror})") from None
     is_html = path.suffix.lower() in HTML_SUFFIXES
     text = decode(data, str(path), html=is_html)
-    title = date = None
+    title = html_date = None
     if is_html:
-        text, title, date = _from_html(text, str(path))
+        text, title, html_date = _from_html(text, str(path))
     else:
-        title, date = _headline(text), _leading_date(text)
+        title = _headline(text)
         if path.suffix.lower() in {".md", ".markdown"} and title is None:
             title = _markdown_title(text)
     if not text.strip():
@@ -114,14 +115,17 @@ def load(path: Path, max_bytes: int) -> Article:
         raise FileRejected(
             str(path), f"the file has too little text to be an article (fewer than {MIN_LETTERS} letters)"
         )
+    published = find_date(text, html_date)
     return Article(
         source=path.name,
         path=str(path.resolve()),
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         title=title,
-        date=date,
+        date=published.iso if published else None,
         lang=detect_language(text),
+        date_precision=published.precision if published else None,
+        date_origin=published.origin if published else None,
     )
 
 
@@ -216,8 +220,3 @@ def _headline(text: str) -> str | None:
 def _markdown_title(text: str) -> str | None:
     m = re.search(r"^#\s+(.+)$", text, re.M)
     return m.group(1).strip() if m else None
-
-
-def _leading_date(text: str) -> str | None:
-    m = DATE_LINE.match(text.lstrip("\ufeff")[:200])
-    return m.group(1) if m else None

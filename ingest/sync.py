@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -23,6 +24,7 @@ from ingest.load import discover, load
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import FileRejected, InputError, StoreBusy
+from qa.filters import day_number
 from qa.store import Store
 from qa.text import split_sentences
 from qa.types import Article, Passage, SyncReport
@@ -41,12 +43,18 @@ def write_lock(config: Config) -> FileLock:
     return FileLock(str(Path(config.store) / f".ingest-{config.collection}.lock"))
 
 
-def metadata(p: Passage, article: Article, i: int, n: int) -> dict:
+def metadata(p: Passage, article: Article, i: int, n: int, ingested_at: str | None = None) -> dict:
+    """What Chroma stores beside a passage. ``date_int`` (YYYYMMDD, a month or year at its first day) makes a
+    date range one ``where``; ``ingested_at`` is when it was written, never mistaken for the article's date."""
     meta = {
         "source": p.source,
         "path": p.path,
         "title": p.title,
         "date": p.date,
+        "date_int": day_number(article.date) if article.date else None,
+        "date_precision": article.date_precision,
+        "date_origin": article.date_origin,
+        "ingested_at": ingested_at or _now(),
         "lang": p.lang,
         "start": p.start,
         "end": p.end,
@@ -55,6 +63,10 @@ def metadata(p: Passage, article: Article, i: int, n: int) -> dict:
         "chunks": n,
     }
     return {k: v for k, v in meta.items() if v is not None}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Ingester:
@@ -156,13 +168,14 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
     report.embedded += embedder.engine_calls - before
     # Sentence vectors go to the embedding cache only: retrieval reranks and citations are checked by sentence.
     embedder.passages([p.text[s.start : s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
+    now = _now()
     for i in range(0, len(rows), WRITE_BATCH * 4):
         part = rows[i : i + WRITE_BATCH * 4]
         store.add(
             [p.id for *_, p in part],
             [p.text for *_, p in part],
             vectors[i : i + len(part)],
-            [metadata(p, a, j, n) for a, j, n, p in part],
+            [metadata(p, a, j, n, now) for a, j, n, p in part],
         )
         bar.update(len(part))
     report.passages += len(rows)

@@ -11,13 +11,24 @@ import json
 import logging
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from qa.answer import Assistant
 from qa.config import LLM_MODES, Config
 from qa.errors import QAError
 from qa.export import answer_markdown
+from qa.filters import Filters, undated_note
 from qa.llm import ensure_model
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="only articles published on or after this date (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--until", help="only articles published on or before this date (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument(
+        "--source", action="append", dest="sources", help="only this file name, URL or web site (repeatable)"
+    )
+    p.add_argument("--lang", action="append", dest="langs", help="only articles in this language, e.g. fr (repeatable)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,12 +42,14 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="the passages closest to a question")
     s.add_argument("question")
     s.add_argument("--k", type=int, default=5, help="how many passages (1-50, default 5)")
+    _filters(s)
     _common(s)
     q = sub.add_parser("ask", help="answer a question with verified citations")
     q.add_argument("question")
     q.add_argument("--k", type=int, default=5, help="passages to read and show (1-50, default 5)")
     q.add_argument("--llm", choices=LLM_MODES, help="local (default), openai, or none for extractive answers")
     q.add_argument("--markdown", action="store_true", help="print the answer and its quoted sources as Markdown")
+    _filters(q)
     _common(q)
     st = sub.add_parser("stats", help="what the store holds")
     _common(st)
@@ -51,12 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "model":
             print(ensure_model(Config.from_env().cache_dir))
             return 0
+        chosen = {k: getattr(a, k, None) for k in ("since", "until", "sources", "langs")}
+        filters = Filters.of(**chosen)  # bad dates are refused before the store and the model are loaded
         assistant = Assistant.from_env(store=a.store, llm=getattr(a, "llm", None))
         if a.command == "ask":
             try:
-                answer = assistant.ask(a.question, k=a.k)
+                answer = assistant.ask(a.question, k=a.k, **chosen)
             finally:
                 assistant.close()
+            if undated := _undated(assistant, filters):
+                answer = replace(answer, note="; ".join(x for x in (answer.note, undated) if x))
             if a.json:
                 _print_json(answer.to_dict())
             elif a.markdown:
@@ -64,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _print_answer(answer)
         elif a.command == "search":
-            passages = assistant.search(a.question, k=a.k)
+            passages = assistant.search(a.question, k=a.k, **chosen)
+            undated = _undated(assistant, filters)
             if a.json:
-                _print_json({"question": a.question, "passages": [p.to_dict(i) for i, p in enumerate(passages, 1)]})
+                out = {"question": a.question, "passages": [p.to_dict(i) for i, p in enumerate(passages, 1)]}
+                _print_json({**out, "note": undated} if undated else out)
             else:
+                if undated:
+                    print(f"note: {undated}\n")
                 for i, p in enumerate(passages, 1):
                     head = " · ".join(x for x in (p.title, p.date, p.lang) if x)
                     print(f"[{i}] {p.source}  score {p.score:.3f}  chars {p.start}-{p.end}  {head}")
@@ -86,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qa: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _undated(assistant: Assistant, filters: Filters) -> str | None:
+    """The note on passages a date filter left out for having no date (only read when dates are filtered)."""
+    return undated_note(assistant.store.all_metadata().values(), filters) if filters.dated else None
 
 
 def _print_answer(answer) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
 from qa.errors import LLMError
+from qa.filters import Filters
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import phrase
@@ -138,25 +139,45 @@ class Assistant:
         if self.llm is not None:
             self.llm.close()
 
-    def ask(self, question: str, k: int = 5, history: list[dict] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        history: list[dict] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        langs: list[str] | None = None,
+    ) -> Answer:
         """Answer with verified citations (or refuse); see :meth:`stream` for the same, incrementally."""
         answer = None
-        for item in self.stream(question, k=k, history=history):
+        for item in self.stream(question, k=k, history=history, since=since, until=until, sources=sources, langs=langs):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
-    def stream(self, question: str, k: int = 5, history: list[dict] | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        k: int = 5,
+        history: list[dict] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        langs: list[str] | None = None,
+    ) -> Iterator[str | Answer]:
         """Yield the LLM's text as it arrives, then exactly one final, verified :class:`Answer`.
 
-        The final text can differ from what was streamed: unsupported sentences are removed.
+        The final text can differ from what was streamed: unsupported sentences are removed. ``since``/``until``
+        (YYYY-MM-DD, YYYY-MM or YYYY), ``sources`` and ``langs`` restrict the search (``qa.filters``).
         """
         t0 = time.perf_counter()
         q, k = check_question(question), check_k(k)
+        where = Filters.of(since, until, sources, langs).where()
         searched, context = _with_context(q, history)
         lang = detect_language(q, short=True)
-        passages, ranked = self.retriever.evidence(searched, k)
+        passages, ranked = self.retriever.evidence(searched, k, where=where)
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
         base = dict(question=q, passages=passages, rewritten=searched if searched != q else None)
 
@@ -210,9 +231,19 @@ class Assistant:
         va, vb = self.embedder.passages([a, b])
         return float(va @ vb)
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
-        """The ``k`` passages closest in meaning to the question, best first, in any language."""
-        return self.retriever.search(check_question(question), check_k(k))
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        langs: list[str] | None = None,
+    ) -> list[Passage]:
+        """The ``k`` passages closest in meaning to the question, best first, in any language (filtered as
+        :meth:`stream` says)."""
+        where = Filters.of(since, until, sources, langs).where()
+        return self.retriever.search(check_question(question), check_k(k), where=where)
 
     def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
         return Answer(

@@ -22,6 +22,7 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
@@ -88,12 +89,19 @@ class Retriever:
         self.embedder = embedder
         self._index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=E5Embedding(embedder))
 
-    def search(self, question: str, k: int) -> list[Passage]:
-        return self.evidence(question, k)[0]
+    def search(self, question: str, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        return self.evidence(question, k, where=where)[0]
 
-    def evidence(self, question: str, k: int) -> tuple[list[Passage], list[Scored]]:
-        """The ``k`` best passages (score = their best sentence's) and all their sentences, best first."""
-        nodes = self._index.as_retriever(similarity_top_k=max(k, CANDIDATES)).retrieve(question)
+    def evidence(
+        self, question: str, k: int, where: dict[str, Any] | None = None
+    ) -> tuple[list[Passage], list[Scored]]:
+        """The ``k`` best passages (score = their best sentence's) and all their sentences, best first.
+
+        ``where`` (Chroma's metadata filter, see ``qa.filters``) restricts the nearest-neighbour query itself.
+        """
+        nodes = self._index.as_retriever(
+            similarity_top_k=max(k, CANDIDATES), vector_store_kwargs={"where": where} if where else {}
+        ).retrieve(question)
         # A long-lived process keeps the vector index Chroma loaded first; passages another process deleted
         # since come back from it without their metadata, and are gone for good: skip them.
         candidates = [

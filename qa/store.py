@@ -78,9 +78,9 @@ class Store:
                 return out
             offset += page
 
-    def ids(self, path: str | None = None) -> list[str]:
-        """Ids of one article's passages (by its ``path`` metadata), or of every passage."""
-        return list(self._collection.get(where=_where(path), include=[])["ids"])
+    def ids(self, path: str | None = None, where: dict[str, Any] | None = None) -> list[str]:
+        """Ids of one article's passages (by its ``path`` metadata), of those matching ``where``, or of all."""
+        return list(self._collection.get(where=where or _where(path), include=[])["ids"])
 
     def rows(self, ids: Sequence[str] | None = None, path: str | None = None, embeddings: bool = False) -> StoredRows:
         """Passages by id, by article path, or all of them, with their vectors when asked (paged)."""

@@ -37,8 +37,10 @@ class Article:
     text: str
     sha256: str
     title: str | None = None
-    date: str | None = None
+    date: str | None = None  # ISO at its precision: 2024-11-21, 2024-11 or 2024
     lang: str | None = None
+    date_precision: str | None = None  # day, month or year
+    date_origin: str | None = None  # where the date was found: html-metadata, date-line, dateline, feed
 
 
 @dataclass(frozen=True)
