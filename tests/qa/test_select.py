@@ -1,0 +1,75 @@
+"""The answer selector: its features, its decision, and questions in languages XQuAD does not have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.sync import sync
+from qa.answer import Assistant
+from qa.config import BUNDLED_ARTICLES
+from qa.select import INTERACTIONS, SCALAR_FEATURES, Candidate, Selector, context_vectors, features
+from qa.store import open_store
+
+
+def _candidate(embedder, text: str, lang: str) -> Candidate:
+    v = embedder.passages([text])[0]
+    return Candidate(text, lang, v, v, 0.8)
+
+
+def test_features_say_what_a_sentence_adds_and_in_which_language(embedder):
+    q = "How many soldiers were sent?"
+    qv = embedder.queries([q])[0]
+    cands = [
+        _candidate(embedder, "North Korea sent soldiers to Russia.", "en"),
+        _candidate(embedder, "Koreja e Veriut ka dërguar 3,000 ushtarë në Rusi, tha Seuli.", "sq"),
+    ]
+    x = features(q, qv, cands, "en")
+    assert x.shape == (2, len(SCALAR_FEATURES) + len(INTERACTIONS) * 384)
+    col = {name: i for i, name in enumerate(SCALAR_FEATURES)}
+    assert x[0, col["new_figure"]] == 0 and x[1, col["new_figure"]] == 1
+    assert x[0, col["same_language"]] == 1 and x[1, col["same_language"]] == 0
+    assert x[1, col["new_name"]] == 1  # "Seuli" is named; the question names nobody
+    assert np.allclose(x[:, col["bias"]], 1)
+    assert features(q, qv, [], "en").shape[0] == 0
+
+
+def test_context_vectors_join_neighbours_of_the_same_passage_only():
+    v = np.eye(3, dtype=np.float32)
+    ctx = context_vectors(v, [0, 0, 1])
+    assert np.allclose(ctx[0], np.array([1, 1, 0]) / np.sqrt(2))
+    assert np.allclose(ctx[2], [0, 0, 1])  # another passage: no neighbour
+
+
+def test_the_selection_refuses_below_the_threshold():
+    selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.6)
+    x = np.zeros((2, len(selector.weights)), dtype=np.float32)
+    assert np.allclose(selector.probabilities(x), 0.5)
+
+
+@pytest.mark.parametrize(
+    "question,source,fact",
+    [
+        ("Sa ushtarë të tjerë ka dërguar Koreja e Veriut në Rusi në fillim të këtij viti?", "001_", "3,000"),
+        ("Quanti soldati nordcoreani sono morti nella guerra, secondo l'intelligence britannica?", "004_", "6.000"),
+        ("Dove ha incontrato Lavrov la sua controparte nordcoreana Choe Son Hui?", "004_", "Wonsan"),
+    ],
+)
+def test_questions_in_languages_xquad_lacks_are_answered(assistant, question, source, fact):
+    a = assistant.ask(question)
+    assert not a.refused, a.note
+    assert a.citations[0].source.startswith(source) and fact in a.citations[0].quote, a.text
+
+
+def test_a_store_with_one_article_answers_and_refuses(tmp_path, embedder, make_config):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    article = next(BUNDLED_ARTICLES.glob("002_*.txt"))
+    (folder / article.name).write_text(article.read_text(encoding="utf-8"), encoding="utf-8")
+    config = make_config(tmp_path / "store")
+    store = open_store(config, embedder.name, embedder.dim, create=True)
+    sync([folder], store, embedder, config, progress=False)
+    one = Assistant(config, embedder, store, llm=None)
+    answered = one.ask("How much money will the G7 lend Ukraine?")
+    assert not answered.refused and "$50 billion" in answered.citations[0].quote
+    assert one.ask("What is the capital of Australia?").refused
