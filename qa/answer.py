@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 POOL = 8  # candidate sentences the selector reads (the answer's sentence is among the best 8 for 65 of 70 eval cases)
 # A second quote (or another article's figure) needs at least this share of the best sentence's selector score:
-# on the eval cases 0.3 of the best, from any article, stated every key fact for 0.571 of answerable questions,
-# the selector's threshold 0.529 (docs/decisions.md).
+# on the eval cases 0.3 of the best stated every key fact for 0.571 of answerable questions, the selector's
+# threshold 0.529; a second quote from another article must also clear the threshold (docs/decisions.md).
 ALSO_SHARE = 0.3
 # A question that leans on the previous one: it starts with "and", "what about", or is a few words long.
 FOLLOW_UP = re.compile(
@@ -269,7 +269,18 @@ class Assistant:
         bar = ALSO_SHARE * float(selection.scores[selection.order[0]])
         also = [pool[i] for i in selection.order[1:] if selection.scores[i] >= bar]
         stated = normalize_numbers(chosen[0].quote)
-        second = next((s for s in also if _adds(_text(s, passages), chosen[0].quote)), None)
+        scores = {(s.n, s.start): float(selection.scores[i]) for i, s in enumerate(pool)}
+        # From another article a second quote must clear the threshold on its own: an answer in two parts
+        # from two articles is rarer than a related line that only looks like one.
+        second = next(
+            (
+                s
+                for s in also
+                if (passages[s.n - 1].source == chosen[0].source or scores[s.n, s.start] >= selection.threshold)
+                and _adds(_text(s, passages), chosen[0].quote)
+            ),
+            None,
+        )
         if second is not None:
             chosen.append(_citation(second, passages))
             stated |= normalize_numbers(chosen[1].quote)
