@@ -102,6 +102,11 @@ def dateline(text: str, today: date | None = None) -> PubDate | None:
     return None
 
 
-def find_date(text: str, html_date: str | None = None, today: date | None = None) -> PubDate | None:
-    """The best-founded date: the page's metadata, then a date line, then a dateline; None when none is stated."""
-    return checked(html_date, HTML, today) or date_line(text) or dateline(text, today)
+def find_date(
+    text: str, html_date: str | None = None, today: date | None = None, feed_date: str | None = None
+) -> PubDate | None:
+    """The best-founded date: the page's metadata, the feed entry's, then a date line, then a dateline; None when
+    none is stated."""
+    return (
+        checked(html_date, HTML, today) or checked(feed_date, FEED, today) or date_line(text) or dateline(text, today)
+    )

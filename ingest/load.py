@@ -10,16 +10,22 @@ import errno
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.dates import find_date
+from ingest.pdf import pdf_text
 from qa.errors import FileRejected, InputError
 from qa.text import DATE_LINE, detect_language
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES  # what the page's uploads accept
+PDF_SUFFIXES = {".pdf"}
+FILE_SUFFIXES = SUFFIXES | PDF_SUFFIXES  # what ingest reads from disk
 MIN_LETTERS = 20  # fewer letters than this is no article (a menu, a caption, a stray note)
 
 _HEADLINE_END = re.compile(r"[.!?؟。:;,]\s*$")
@@ -49,22 +55,23 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[FileRejected]]:
                     if name.startswith("."):
                         continue
                     f = Path(root) / name
-                    if f.suffix.lower() in SUFFIXES:
+                    if f.suffix.lower() in FILE_SUFFIXES:
                         files.append(f)
                     else:
                         rejected.append(
                             FileRejected(
                                 str(f),
                                 f"unsupported file type {f.suffix or '(none)'}; "
-                                f"use one of {', '.join(sorted(SUFFIXES))}",
+                                f"use one of {', '.join(sorted(FILE_SUFFIXES))}",
                             )
                         )
-        elif p.suffix.lower() in SUFFIXES:
+        elif p.suffix.lower() in FILE_SUFFIXES:
             files.append(p)
         else:
             rejected.append(
                 FileRejected(
-                    str(p), f"unsupported file type {p.suffix or '(none)'}; use one of {', '.join(sorted(SUFFIXES))}"
+                    str(p),
+                    f"unsupported file type {p.suffix or '(none)'}; use one of {', '.join(sorted(FILE_SUFFIXES))}",
                 )
             )
     seen: set[Path] = set()
@@ -100,25 +107,63 @@ def load(path: Path, max_bytes: int) -> Article:
         data = path.read_bytes()
     except OSError as e:
         raise FileRejected(str(path), f"cannot read it ({e.strerror})") from None
+    if path.suffix.lower() in PDF_SUFFIXES:
+        return pdf_article(data, path.name, str(path.resolve()))
     is_html = path.suffix.lower() in HTML_SUFFIXES
     text = decode(data, str(path), html=is_html)
-    title = html_date = None
     if is_html:
-        text, title, html_date = _from_html(text, str(path))
-    else:
-        title = _headline(text)
-        if path.suffix.lower() in {".md", ".markdown"} and title is None:
-            title = _markdown_title(text)
+        return html_article(text, path.name, str(path.resolve()))
+    title = _headline(text)
+    if path.suffix.lower() in {".md", ".markdown"} and title is None:
+        title = _markdown_title(text)
     if not text.strip():
         raise FileRejected(str(path), "the file has no text (only white space)")
+    return article(path.name, str(path.resolve()), text, title)
+
+
+def html_article(
+    html: str, source: str, path: str, url: str | None = None, feed_date: str | None = None, **extra: Any
+) -> Article:
+    """An HTML page (a file, or fetched from ``url``) as an Article: trafilatura's main text and metadata.
+
+    ``extra`` fields (a fetched page's ETag) are passed through to the Article.
+    """
+    doc = _from_html(html, path, url)
+    if url:
+        extra = {
+            "author": doc.author,
+            "site": urlsplit(url).hostname,
+            "site_name": doc.site_name,
+            "url": doc.url if doc.url and doc.url.startswith(("http://", "https://")) else None,
+            **extra,
+        }
+    return article(source, path, doc.text, doc.title, doc.date, feed_date, **extra)
+
+
+def pdf_article(data: bytes, source: str, path: str, **extra: Any) -> Article:
+    """A PDF's text layer as an Article that remembers where each page starts (``ingest.pdf``)."""
+    text, starts, title = pdf_text(data, path, MIN_LETTERS)
+    # A PDF's lines come without blank lines between them: a short first line with no closing punctuation is taken
+    # for the headline when the document names no title.
+    return article(source, path, text, title or _headline(text.partition("\n")[0]), page_starts=starts, **extra)
+
+
+def article(
+    source: str,
+    path: str,
+    text: str,
+    title: str | None,
+    stated_date: str | None = None,
+    feed_date: str | None = None,
+    **extra: Any,
+) -> Article:
+    """Check the text is an article, then date it (``ingest.dates``), detect its language and hash it."""
     if _letters(text) < MIN_LETTERS:
-        raise FileRejected(
-            str(path), f"the file has too little text to be an article (fewer than {MIN_LETTERS} letters)"
-        )
-    published = find_date(text, html_date)
+        raise FileRejected(path, f"the file has too little text to be an article (fewer than {MIN_LETTERS} letters)")
+    published = find_date(text, stated_date, feed_date=feed_date)
     return Article(
-        source=path.name,
-        path=str(path.resolve()),
+        source=source,
+        path=path,
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         title=title,
@@ -126,6 +171,7 @@ def load(path: Path, max_bytes: int) -> Article:
         lang=detect_language(text),
         date_precision=published.precision if published else None,
         date_origin=published.origin if published else None,
+        **extra,
     )
 
 
@@ -190,16 +236,36 @@ def _visible(html: str):
     return tree
 
 
-def _from_html(html: str, where: str) -> tuple[str, str | None, str | None]:
+@dataclass(frozen=True)
+class HtmlDoc:
+    """What trafilatura finds in a page: its main text and the metadata it states."""
+
+    text: str
+    title: str | None = None
+    date: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    url: str | None = None  # the canonical URL, when the page names one
+
+
+def _from_html(html: str, where: str, url: str | None = None) -> HtmlDoc:
     import trafilatura
 
     doc = trafilatura.bare_extraction(
-        _visible(html), with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+        _visible(html),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=True,
     )
     text = getattr(doc, "text", None) or ""
     if _letters(text) < MIN_LETTERS:  # trafilatura may return a menu's "Home" from a page with no article
         raise FileRejected(where, "no article text found in this HTML page (only scripts, menus or markup)")
-    return text, getattr(doc, "title", None) or None, getattr(doc, "date", None) or None
+    return HtmlDoc(
+        text,
+        *(getattr(doc, name, None) or None for name in ("title", "date", "author", "sitename", "url")),
+    )
 
 
 def _letters(text: str) -> int:

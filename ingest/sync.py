@@ -9,18 +9,24 @@ per batch), and an article is never deleted before its replacement is stored.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from ingest.chunk import chunk
+from ingest.copies import CopyFinder, CopyLog
+from ingest.feeds import FeedState, feed_sources
+from ingest.fetch import Fetcher, fetch_article, is_url
 from ingest.load import discover, load
+from ingest.pdf import page_of
+from ingest.state import beside_store
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import FileRejected, InputError, StoreBusy
@@ -36,11 +42,7 @@ WRITE_BATCH = 64
 
 def write_lock(config: Config) -> FileLock:
     """One writer per store; the lock file sits in the store folder (or the cache, for a Chroma server)."""
-    if config.chroma_url:
-        name = hashlib.sha256(f"{config.chroma_url}/{config.collection}".encode()).hexdigest()[:16]
-        config.cache_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(config.cache_dir / f"ingest-{name}.lock"))
-    return FileLock(str(Path(config.store) / f".ingest-{config.collection}.lock"))
+    return FileLock(str(beside_store(config, ".ingest", ".lock")))
 
 
 def metadata(p: Passage, article: Article, i: int, n: int, ingested_at: str | None = None) -> dict:
@@ -55,6 +57,16 @@ def metadata(p: Passage, article: Article, i: int, n: int, ingested_at: str | No
         "date_precision": article.date_precision,
         "date_origin": article.date_origin,
         "ingested_at": ingested_at or _now(),
+        "author": article.author,
+        "site": article.site,
+        "site_name": article.site_name,
+        "url": article.url,
+        "etag": article.etag,
+        "last_modified": article.last_modified,
+        "feed": article.feed,
+        "from_summary": article.from_summary or None,
+        "page": page_of(p.start, article.page_starts) if article.page_starts else None,
+        "page_end": page_of(max(p.start, p.end - 1), article.page_starts) if article.page_starts else None,
         "lang": p.lang,
         "start": p.start,
         "end": p.end,
@@ -90,8 +102,18 @@ class Ingester:
 
 
 def sync(
-    paths: list[Path], store: Store, embedder: Embedder, config: Config, prune: bool = False, progress: bool = True
+    paths: list[Path],
+    store: Store,
+    embedder: Embedder,
+    config: Config,
+    prune: bool = False,
+    progress: bool = True,
+    urls: Sequence[str] = (),
+    fetcher: Fetcher | None = None,
+    feeds: Sequence[str] = (),
 ) -> SyncReport:
+    """Ingest files and folders, web pages by URL and the new entries of RSS/Atom ``feeds`` (fetched with
+    ``fetcher``, made from ``config`` if None)."""
     lock = write_lock(config)
     try:
         lock.acquire(timeout=0)
@@ -99,38 +121,66 @@ def sync(
         raise StoreBusy(
             f"another ingest is writing to {config.store_location}; wait for it to finish and run this again"
         ) from None
+    own_fetcher = fetcher is None and bool(urls or feeds)
+    if own_fetcher:
+        fetcher = Fetcher.from_config(config)
     try:
-        return _sync(paths, store, embedder, config, prune, progress)
+        return _sync(paths, list(urls), list(feeds), store, embedder, config, prune, progress, fetcher)
     finally:
+        if own_fetcher and fetcher is not None:
+            fetcher.close()
         lock.release()
 
 
-def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
+def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher) -> SyncReport:
     t0 = time.perf_counter()
     report = SyncReport()
     files, report.failed = discover(paths)
     stored: dict[str, set[str]] = defaultdict(set)
-    stored_sha: dict[str, str] = {}
-    for pid, meta in store.all_metadata().items():
+    stored_meta: dict[str, dict] = {}
+    rows = store.rows()
+    copies = CopyFinder.of_store(zip(rows.documents, rows.metadatas))
+    copy_log = CopyLog(beside_store(config, "copies", ".json"))
+    for pid, meta in zip(rows.ids, rows.metadatas):
         stored[meta["path"]].add(pid)
-        stored_sha[meta["path"]] = meta.get("article_sha", "")
+        stored_meta[meta["path"]] = meta
     todo: list[tuple[Article, list[Passage]]] = []
     # Stored texts of files outside this batch; files in it are judged by what they hold now.
-    in_batch = {str(f.resolve()) for f in files}
+    in_batch = {str(f.resolve()) for f in files} | set(urls)
     owner_of_text: dict[str, str] = {
-        sha: path for path, sha in stored_sha.items() if path not in in_batch and Path(path).exists()
+        meta.get("article_sha", ""): path
+        for path, meta in stored_meta.items()
+        if path not in in_batch and (is_url(path) or Path(path).exists())
     }
-    for f in files:
+    max_bytes = int(config.max_file_mb * 1_000_000)
+    sources: list[tuple[str, Callable[[], Article | None]]] = [(str(f), partial(load, f, max_bytes)) for f in files]
+    sources += [(u, partial(fetch_article, fetcher, u, stored_meta.get(u))) for u in urls]
+    state = FeedState.beside(config) if feeds else None
+    if state is not None:
+        from_feeds, bad_feeds = feed_sources(feeds, fetcher, state, config.feed_max_entries, stored_meta)
+        sources += from_feeds
+        report.failed += bad_feeds
+    for where, read in sources:
         try:
-            article = load(f, int(config.max_file_mb * 1_000_000))
+            article = read()
         except FileRejected as e:
             report.failed.append(e)
             continue
+        if article is None:  # a page the server says is unchanged since it was ingested
+            report.skipped += 1
+            continue
         other = owner_of_text.get(article.sha256)
         if other and other != article.path:
-            report.failed.append(FileRejected(str(f), f"same text as {other}, which is already ingested; skipped"))
+            report.failed.append(FileRejected(where, f"same text as {other}, which is already ingested; skipped"))
             continue
         owner_of_text[article.sha256] = article.path
+        if article.path not in stored:  # a new article: is it a syndicated copy of one already stored?
+            # Only a web page is dropped as a copy: files are the user's own choice (old versions kept on purpose).
+            if is_url(article.path) and (found := copies.copy_of(article.path, article.text)):
+                report.copies.append(found.to_dict())
+                copy_log.record(found)
+                continue
+            copies.add(article.path, article.text)
         passages = chunk(article, embedder.token_count)
         if stored.get(article.path) == {p.id for p in passages}:
             report.skipped += 1
@@ -146,8 +196,12 @@ def _sync(paths, store, embedder, config, prune, progress) -> SyncReport:
     if batch:
         _write(batch, store, embedder, stored, report, bar)
     bar.close()
+    if state is not None:  # only now: a run killed before this reads the same entries again (and skips them)
+        state.save()
+    if report.copies:
+        copy_log.save()
     if prune:
-        gone = [path for path in stored if not Path(path).exists()]
+        gone = [path for path in stored if not is_url(path) and not Path(path).exists()]
         for path in gone:
             store.delete(sorted(stored[path]))
             report.deleted += 1

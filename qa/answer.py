@@ -38,12 +38,7 @@ POOL = 8  # candidate sentences the selector reads (the answer's sentence is amo
 # on the eval cases 0.3 of the best stated every key fact for 0.571 of answerable questions, the selector's
 # threshold 0.529; a second quote from another article must also clear the threshold (docs/decisions.md).
 ALSO_SHARE = 0.3
-# A question that leans on the previous one: it starts with "and", "what about", or is a few words long.
-FOLLOW_UP = re.compile(
-    r"\s*(and|but|also|what about|how about|e|ed|ma|e invece|et|mais|und|aber|y|pero|dhe|por|edhe|"
-    r"و|ثم|وماذا)\b",
-    re.I,
-)
+CONTEXT_SHARE = 0.9  # a follow-up searched with the previous question needs this share of the best score alone
 REFUSAL_TEXT = {
     "en": "The articles do not say.",
     "fr": "Les articles ne le disent pas.",
@@ -175,9 +170,19 @@ class Assistant:
         t0 = time.perf_counter()
         q, k = check_question(question), check_k(k)
         where = Filters.of(since, until, sources, langs).where()
-        searched, context = _with_context(q, history)
         lang = detect_language(q, short=True)
-        passages, ranked = self.retriever.evidence(searched, k, where=where)
+        previous = _previous_question(history)
+        searched = q
+        passages, pool, selection = self._select(q, k, where, lang)
+        if previous:
+            # A follow-up ("e quanti feriti?", "and in Kyiv?") may lean on the previous question: it is also
+            # searched together with it, and that reading wins unless the question alone finds a clearly
+            # better answer (``CONTEXT_SHARE``): in a conversation, context is the better prior. No word list
+            # decides what is a follow-up, so this works in any language.
+            joined = self._select(f"{previous} {q}", k, where, lang)
+            if joined[2].answered and _best_score(joined[2]) >= CONTEXT_SHARE * _best_score(selection):
+                searched = f"{previous} {q}"
+                passages, pool, selection = joined
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
         base = dict(question=q, passages=passages, rewritten=searched if searched != q else None)
 
@@ -190,10 +195,6 @@ class Assistant:
         if INSTRUCTION.search(q):
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
-        pool = ranked[:POOL]
-        selection = self.selector.select(
-            searched, self.embedder.queries([searched])[0], [_candidate(s, passages) for s in pool], lang
-        )
         if not selection.answered:
             yield done(
                 self._refusal(
@@ -225,6 +226,15 @@ class Assistant:
             yield done(replace(quoted, note=note))
             return
         yield done(_phrased(quoted, phrasing))
+
+    def _select(
+        self, searched: str, k: int, where: dict | None, lang: str | None
+    ) -> tuple[list[Passage], list[Scored], Selection]:
+        """The passages for ``searched``, the ``POOL`` best candidate sentences and the selector's verdict."""
+        passages, ranked = self.retriever.evidence(searched, k, where=where)
+        pool = ranked[:POOL]
+        candidates = [_candidate(s, passages) for s in pool]
+        return passages, pool, self.selector.select(searched, self.embedder.queries([searched])[0], candidates, lang)
 
     def _similarity(self, a: str, b: str) -> float:
         """Cosine of two texts' embeddings (multilingual: a phrase and its translation)."""
@@ -404,10 +414,8 @@ def _adds(sentence: str, quoted: str) -> bool:
     return len(words - known) > len(words) / 2
 
 
-def _with_context(question: str, history: list[dict] | None) -> tuple[str, str | None]:
-    """A short follow-up ("and how many were wounded?") is searched together with the previous question."""
+def _previous_question(history: list[dict] | None) -> str | None:
+    """The last question of the conversation, if any."""
     contents = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
-    previous = [p for p in contents if isinstance(p, str) and p.strip()]
-    if not previous or not (len(question.split()) <= 4 or FOLLOW_UP.match(question)):
-        return question, None
-    return f"{previous[-1].strip()} {question}", previous[-1].strip()
+    previous = [p.strip() for p in contents if isinstance(p, str) and p.strip()]
+    return previous[-1] if previous else None

@@ -59,6 +59,9 @@ class Config:
     port: int = 7860  # QA_PORT: port of the page
     auth: str | None = None  # QA_AUTH: "user:password" to require a login on the page
     api_token: str | None = None  # QA_API_TOKEN: Bearer token of the page's HTTP API (required beyond 127.0.0.1)
+    fetch_timeout: float = 20.0  # QA_FETCH_TIMEOUT: seconds for one web request at ingest
+    fetch_rate: float = 1.0  # QA_FETCH_RATE: at most this many requests per second to one host at ingest
+    feed_max_entries: int = 20  # QA_FEED_MAX: new entries ingested per feed and run, newest first
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -90,6 +93,9 @@ class Config:
             "QA_K": ("k", int),
             "QA_MAX_FILE_MB": ("max_file_mb", float),
             "QA_PORT": ("port", int),
+            "QA_FETCH_TIMEOUT": ("fetch_timeout", float),
+            "QA_FETCH_RATE": ("fetch_rate", float),
+            "QA_FEED_MAX": ("feed_max_entries", int),
         }
         for var, (name, kind) in numbers.items():
             if env.get(var):
@@ -110,6 +116,8 @@ class Config:
             raise ConfigError(f"QA_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.llm_timeout <= 0 or self.llm_threads < 1 or self.max_file_mb <= 0:
             raise ConfigError("QA_LLM_TIMEOUT, QA_LLM_THREADS and QA_MAX_FILE_MB must be positive")
+        if self.fetch_timeout <= 0 or self.fetch_rate <= 0 or self.feed_max_entries < 1:
+            raise ConfigError("QA_FETCH_TIMEOUT, QA_FETCH_RATE and QA_FEED_MAX must be positive")
         if not 0 < self.port < 65536:
             raise ConfigError(f"QA_PORT / --port must be from 1 to 65535, not {self.port}")
         if self.chroma_url and not self.chroma_url.startswith(("http://", "https://")):

@@ -41,6 +41,16 @@ class Article:
     lang: str | None = None
     date_precision: str | None = None  # day, month or year
     date_origin: str | None = None  # where the date was found: html-metadata, date-line, dateline, feed
+    # Pages fetched from the web (``path`` and ``source`` are then the URL asked for):
+    author: str | None = None
+    site: str | None = None  # the host, what ``--source example.org`` matches
+    site_name: str | None = None  # as the page names itself ("Lagoon Daily")
+    url: str | None = None  # the canonical URL the page states
+    etag: str | None = None  # validators sent back on the next fetch: an unchanged page is not downloaded again
+    last_modified: str | None = None
+    feed: str | None = None  # the feed whose entry linked to it
+    from_summary: bool = False  # the page could not be fetched: the text is the feed entry's summary
+    page_starts: tuple[int, ...] = ()  # a PDF: where each page starts in ``text`` (page 1 at 0)
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,8 @@ class SyncReport:
     embedded: int = 0  # passages that reached the embedding engine (cache misses)
     seconds: float = 0.0
     failed: list[FileRejected] = field(default_factory=list)
+    # syndicated copies of stored articles, not stored again: {"path", "copy_of", "similarity"}
+    copies: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         rate = self.passages / self.seconds if self.seconds else 0.0
@@ -166,6 +178,7 @@ class SyncReport:
             "embedded": self.embedded,
             "seconds": round(self.seconds, 3),
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "copies": list(self.copies),
         }
 
 

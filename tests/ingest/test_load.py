@@ -156,13 +156,13 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path, name, content, lim
 
 def test_discover_walks_folders_and_reports_unsupported_types(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/one.txt", "a/b/two.md", "a/b/three.HTML", "a/report.pdf", "a/.hidden.txt", "a/noext"):
+    for name in ("a/one.txt", "a/b/two.md", "a/b/three.HTML", "a/report.docx", "a/.hidden.txt", "a/noext"):
         (tmp_path / name).write_text("x")
     files, rejected = discover([tmp_path / "a", tmp_path / "a" / "one.txt"])
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a/one.txt", "a/b/three.HTML", "a/b/two.md"]
     reasons = {r.path.rsplit("/", 1)[-1]: r.reason for r in rejected}
-    assert set(reasons) == {"report.pdf", "noext"}
-    assert reasons["report.pdf"].startswith("unsupported file type .pdf; use one of .htm, .html, .markdown, .md, .txt")
+    assert set(reasons) == {"report.docx", "noext"}
+    assert reasons["report.docx"] == "unsupported file type .docx; use one of .htm, .html, .markdown, .md, .pdf, .txt"
     assert reasons["noext"].startswith("unsupported file type (none)")
 
 

@@ -145,7 +145,7 @@ def test_ingest_with_one_bad_file_reports_it_ingests_the_rest_and_exits_3(tmp_pa
     news = tmp_path / "news"
     news.mkdir()
     (news / "swap.txt").write_text(ARTICLE)
-    (news / "notes.pdf").write_bytes(b"%PDF-1.7")
+    (news / "notes.docx").write_bytes(b"PK\x03\x04 a word document")
     (news / "swap-fr.txt").write_text(
         "Kiev et Moscou ont échangé 175 prisonniers de guerre mercredi, "
         "lors d'un échange négocié par les Émirats arabes unis.\n"
@@ -153,8 +153,8 @@ def test_ingest_with_one_bad_file_reports_it_ingests_the_rest_and_exits_3(tmp_pa
     assert ingest_cli.main([str(news), "--store", str(tmp_path / "store"), "--quiet"]) == 3
     out, err = capsys.readouterr()
     assert err == (
-        f"ingest: skipped {news / 'notes.pdf'}: unsupported file type .pdf; "
-        "use one of .htm, .html, .markdown, .md, .txt\n"
+        f"ingest: skipped {news / 'notes.docx'}: unsupported file type .docx; "
+        "use one of .htm, .html, .markdown, .md, .pdf, .txt\n"
     )
     m = SUMMARY.match(out.strip())
     assert m and m.groups()[:5] == ("2", "0", "0", "0", "1"), out
