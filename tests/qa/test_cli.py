@@ -50,7 +50,17 @@ def test_ingest_json_reports_a_second_run_as_all_skipped(ingested, run_cli):
     done = run_cli("ingest", "--store", store, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"added", "updated", "deleted", "skipped", "passages", "embedded", "seconds", "failed"}
+    assert set(report) == {
+        "added",
+        "updated",
+        "deleted",
+        "skipped",
+        "passages",
+        "embedded",
+        "seconds",
+        "failed",
+        "copies",
+    }
     assert {k: v for k, v in report.items() if k != "seconds"} == {
         "added": 0,
         "updated": 0,
@@ -59,6 +69,7 @@ def test_ingest_json_reports_a_second_run_as_all_skipped(ingested, run_cli):
         "passages": 0,
         "embedded": 0,
         "failed": [],
+        "copies": [],
     }
     assert isinstance(report["seconds"], float)
 
