@@ -207,7 +207,7 @@ class Assistant:
             )
             return
         quoted = self._quote(selection, pool, passages, base)
-        if quoted.refused or self.llm is None:
+        if self.llm is None:
             yield done(quoted)
             return
         main = quoted.citations[0]
@@ -255,15 +255,15 @@ class Assistant:
         where = Filters.of(since, until, sources, langs).where()
         return self.retriever.search(check_question(question), check_k(k), where=where)
 
-    def _refusal(self, lang: str | None, why: str, base: dict, claims: int = 0, dropped: int = 0) -> Answer:
+    def _refusal(self, lang: str | None, why: str, base: dict) -> Answer:
         return Answer(
             text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]),
             refused=True,
             mode=AnswerMode.LLM if self.llm else AnswerMode.EXTRACTIVE,
             citations=[],
-            claims=claims,
+            claims=0,
             verified=0,
-            dropped=dropped,
+            dropped=0,
             note=why,
             timings={},
             **base,
