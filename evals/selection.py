@@ -62,7 +62,6 @@ class Pool:
     qvec: np.ndarray
     candidates: list[Candidate]
     labels: np.ndarray  # 1 for the answer's sentence
-    rank_first: int  # the candidate today's rank order puts first (index 0: pools are in rank order)
 
 
 def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
@@ -174,7 +173,7 @@ def pools(
             for lang, m in chosen
         ]
         labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
-        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, 0))
+        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels))
     return out
 
 
@@ -213,14 +212,14 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
         top = sel.order[0]
         right += int(pool.labels[top] == 1)
         answered_right += int(pool.labels[top] == 1 and sel.answered)
-        baseline += int(pool.labels[pool.rank_first] == 1)
+        baseline += int(pool.labels[0] == 1)  # pools are in today's rank order
         if pool.labels.any():
             reachable += 1
-            best_a.append(float(sel.scores[top]))
+            best_a.append(sel.top_score)
             over += int(not sel.answered)
     for pool in removed:
         sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
-        best_r.append(float(sel.scores[sel.order[0]]))
+        best_r.append(sel.top_score)
     refused_removed = sum(1 for x in best_r if x < selector.threshold)
     refused_answerable = sum(1 for x in best_a if x < selector.threshold)
     n = len(answerable)
@@ -237,15 +236,10 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
     )
 
 
-def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stacked features, labels and the pool index of each row (for training)."""
-    xs, ys, groups = [], [], []
-    for i, pool in enumerate(pool_list):
-        x = features(pool.question, pool.qvec, pool.candidates, pool.lang)
-        xs.append(x)
-        ys.append(pool.labels)
-        groups.append(np.full(len(x), i))
-    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
+def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked features and labels of every pool's candidates (for training)."""
+    xs = [features(pool.question, pool.qvec, pool.candidates, pool.lang) for pool in pool_list]
+    return np.vstack(xs), np.concatenate([pool.labels for pool in pool_list])
 
 
 def score_test_quarter(

@@ -97,10 +97,10 @@ def youden_threshold(answerable: list[float], removed: list[float]) -> float:
 def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selector, dict]:
     t0 = time.perf_counter()
     answerable, removed = training_pools(embedder, data, langs)
-    x, y, _ = design(answerable + removed)
+    x, y = design(answerable + removed)
     weights = fit(x, y)
     probe = Selector(weights, 0.5)
-    best = lambda pool: float(probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).scores.max())  # noqa: E731
+    best = lambda pool: probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).top_score  # noqa: E731
     threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",

