@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     for c in report.copies:
         print(
             f"ingest: {c['path']} is a copy of {c['copy_of']} ({c['similarity']:.0%} of their word sequences alike); "
-            "recorded as a copy, not stored again",
+            + (
+                "the copy was published earlier, so it replaces the stored page, now listed as its copy"
+                if c.get("replaced")
+                else "recorded as a copy, not stored again"
+            ),
             file=sys.stderr,
         )
     if a.json:

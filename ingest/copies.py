@@ -1,7 +1,9 @@
 """Syndicated copies: the same story republished under another URL or file name, with a new headline, a few
 words changed or a paragraph added. A web page (a URL or a feed entry) that copies a stored article is not
 stored again (its passages would crowd search results with the same sentences); it is recorded as a copy of
-the article that is stored. Files are never dropped this way: a user who keeps two versions of a file means to.
+the article that is stored (``ingest.sync`` keeps the list in the article's metadata). When the copy states an
+earlier publication date than a stored web page, the two change places: answers cite the earliest publication
+and list the others. Files are never dropped this way: a user who keeps two versions of a file means to.
 
 Near-duplicates are found with MinHash over word 4-grams and an LSH index (datasketch), so a new article is
 compared with every stored one in constant time. ``THRESHOLD`` is the estimated Jaccard similarity of the
@@ -17,11 +19,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from datasketch import MinHash, MinHashLSH
 
-from ingest.state import read_json, write_json
+from ingest.fetch import is_url
+from qa.filters import day_number
+from qa.store import Store
+from qa.types import Article, Reprint, reprints_from_metadata, reprints_to_metadata
 
 SHINGLE_WORDS = 4
 NUM_PERM = 128
@@ -52,9 +56,11 @@ class Copy:
     path: str
     original: str
     similarity: float
+    replaced: bool = False  # ``path`` was the stored article: ``original``, published earlier, took its place
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "copy_of": self.original, "similarity": round(self.similarity, 3)}
+        out = {"path": self.path, "copy_of": self.original, "similarity": round(self.similarity, 3)}
+        return {**out, "replaced": True} if self.replaced else out
 
 
 class CopyFinder:
@@ -84,6 +90,10 @@ class CopyFinder:
         self._sigs[path] = sig
         self._lsh.insert(path, sig)
 
+    def remove(self, path: str) -> None:
+        if self._sigs.pop(path, None) is not None:
+            self._lsh.remove(path)
+
     def copy_of(self, path: str, text: str) -> Copy | None:
         """The most similar other stored article, when ``text`` is a copy of it."""
         sig = signature(text)
@@ -97,17 +107,61 @@ class CopyFinder:
         return Copy(path, original, similarity)
 
 
-class CopyLog:
-    """Which paths and URLs are copies of each stored article, in a JSON file beside the store."""
+class Folder:
+    """One ingest run's copies: which web pages are copies of which kept article, and which stored pages an
+    earlier publication of the same story replaces. :meth:`fold` decides per article as it is read;
+    :meth:`apply` writes the copy lists into the kept articles' metadata once their passages are stored."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.copies: dict[str, list[str]] = read_json(path)
+    def __init__(self, finder: CopyFinder, stored_meta: dict[str, dict]) -> None:
+        self.finder = finder
+        self.stored_meta = stored_meta  # stored article path -> one of its passages' metadata
+        self.read: dict[str, Article] = {}  # articles of this run kept so far
+        self.copies: dict[str, list[Reprint]] = {}  # kept article path -> copies found in this run
+        self.replaced: list[str] = []  # stored pages to delete once their earlier publication is written
 
-    def record(self, copy: Copy) -> None:
-        known = self.copies.setdefault(copy.original, [])
-        if copy.path not in known:
-            known.append(copy.path)
+    def fold(self, article: Article) -> Copy | None:
+        """None when ``article`` is kept as it is. Otherwise the copy found: ``copy.path`` is the page not (or no
+        longer) kept, ``copy.original`` the one kept, which is ``article`` itself when it replaced a later page."""
+        found = self.finder.copy_of(article.path, article.text) if is_url(article.path) else None
+        if found is None:
+            self.finder.add(article.path, article.text)
+            self.read[article.path] = article
+            return None
+        original = found.original
+        date, site = self._date_and_site(original)
+        if not (is_url(original) and _earlier(article.date, date)):
+            self.copies.setdefault(original, []).append(Reprint(article.path, article.date, article.site))
+            return found
+        # The copy is the earlier publication: it is kept, and the page it copies becomes its copy.
+        self.finder.remove(original)
+        self.finder.add(article.path, article.text)
+        moved = list(reprints_from_metadata(self.stored_meta.get(original, {}).get("copies")))
+        moved += self.copies.pop(original, []) + [Reprint(original, date, site)]
+        self.copies[article.path] = moved
+        if self.read.pop(original, None) is None:
+            self.replaced.append(original)
+        self.read[article.path] = article
+        return Copy(original, article.path, found.similarity, replaced=True)
 
-    def save(self) -> None:
-        write_json(self.path, self.copies)
+    def apply(self, store: Store) -> None:
+        """Record the copies in the kept articles' metadata, then delete the pages that were replaced."""
+        for path, found in self.copies.items():
+            ids = store.ids(path=path)
+            if not ids:
+                continue
+            known = {r.source: r for r in reprints_from_metadata(self.stored_meta.get(path, {}).get("copies"))}
+            known.update((r.source, r) for r in found if r.source != path)
+            store.annotate(ids, {"copies": reprints_to_metadata(list(known.values()))})
+        for path in self.replaced:
+            store.delete(store.ids(path=path))
+
+    def _date_and_site(self, path: str) -> tuple[str | None, str | None]:
+        if path in self.read:
+            return self.read[path].date, self.read[path].site
+        meta = self.stored_meta.get(path, {})
+        return meta.get("date"), meta.get("site")
+
+
+def _earlier(date: str | None, than: str | None) -> bool:
+    """Whether ``date`` is surely before ``than`` (each at its own precision: 2024 is not before 2024-11-20)."""
+    return bool(date and than) and day_number(date, last=True) < day_number(than)  # type: ignore[arg-type]

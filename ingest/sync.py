@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from ingest.chunk import chunk
-from ingest.copies import CopyFinder, CopyLog
+from ingest.copies import CopyFinder, Folder
 from ingest.feeds import FeedState, feed_sources
 from ingest.fetch import Fetcher, fetch_article, is_url
 from ingest.load import discover, load
@@ -66,7 +66,8 @@ def metadata(p: Passage, article: Article, i: int, n: int, ingested_at: str | No
         "feed": article.feed,
         "from_summary": article.from_summary or None,
         "page": page_of(p.start, article.page_starts) if article.page_starts else None,
-        "page_end": page_of(max(p.start, p.end - 1), article.page_starts) if article.page_starts else None,
+        # Where later pages begin inside the passage (article offsets, comma-separated): a quote's own page.
+        "page_starts": ",".join(str(o) for o in article.page_starts if p.start < o < p.end) or None,
         "lang": p.lang,
         "start": p.start,
         "end": p.end,
@@ -139,11 +140,10 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher)
     stored: dict[str, set[str]] = defaultdict(set)
     stored_meta: dict[str, dict] = {}
     rows = store.rows()
-    copies = CopyFinder.of_store(zip(rows.documents, rows.metadatas))
-    copy_log = CopyLog(beside_store(config, "copies", ".json"))
     for pid, meta in zip(rows.ids, rows.metadatas):
         stored[meta["path"]].add(pid)
         stored_meta[meta["path"]] = meta
+    folder = Folder(CopyFinder.of_store(zip(rows.documents, rows.metadatas)), stored_meta)
     todo: list[tuple[Article, list[Passage]]] = []
     # Stored texts of files outside this batch; files in it are judged by what they hold now.
     in_batch = {str(f.resolve()) for f in files} | set(urls)
@@ -170,17 +170,17 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher)
             report.skipped += 1
             continue
         other = owner_of_text.get(article.sha256)
-        if other and other != article.path:
+        if other and other != article.path and not is_url(article.path):  # a page of the same text is a copy
             report.failed.append(FileRejected(where, f"same text as {other}, which is already ingested; skipped"))
             continue
         owner_of_text[article.sha256] = article.path
-        if article.path not in stored:  # a new article: is it a syndicated copy of one already stored?
-            # Only a web page is dropped as a copy: files are the user's own choice (old versions kept on purpose).
-            if is_url(article.path) and (found := copies.copy_of(article.path, article.text)):
-                report.copies.append(found.to_dict())
-                copy_log.record(found)
+        # A new article: is it a syndicated copy of one already stored? Only a web page is dropped as a copy:
+        # files are the user's own choice (old versions kept on purpose).
+        if article.path not in stored and (found := folder.fold(article)):
+            report.copies.append(found.to_dict())
+            if found.path == article.path:
                 continue
-            copies.add(article.path, article.text)
+            todo = [item for item in todo if item[0].path != found.path]  # replaced within this run
         passages = chunk(article, embedder.token_count)
         if stored.get(article.path) == {p.id for p in passages}:
             report.skipped += 1
@@ -196,10 +196,9 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher)
     if batch:
         _write(batch, store, embedder, stored, report, bar)
     bar.close()
+    folder.apply(store)
     if state is not None:  # only now: a run killed before this reads the same entries again (and skips them)
         state.save()
-    if report.copies:
-        copy_log.save()
     if prune:
         gone = [path for path in stored if not is_url(path) and not Path(path).exists()]
         for path in gone:

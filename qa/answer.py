@@ -16,12 +16,12 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
 from qa.errors import LLMError
-from qa.filters import Filters
+from qa.filters import Filters, day_number
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import phrase
@@ -29,7 +29,8 @@ from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import Candidate, Selection, Selector
 from qa.store import Store, open_store
 from qa.text import detect_language, normalize_numbers
-from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing
+from qa.times import annotate, relative_times
+from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing, Reprint, reprints_from_metadata
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ POOL = 8  # candidate sentences the selector reads (the answer's sentence is amo
 # on the eval cases 0.3 of the best stated every key fact for 0.571 of answerable questions, the selector's
 # threshold 0.529; a second quote from another article must also clear the threshold (docs/decisions.md).
 ALSO_SHARE = 0.3
+# Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
+# later article's is quoted first (measured in docs/decisions.md).
+SAME_FACT = 0.9
 CONTEXT_SHARE = 0.9  # a follow-up searched with the previous question needs this share of the best score alone
 REFUSAL_TEXT = {
     "en": "The articles do not say.",
@@ -62,6 +66,7 @@ class ArticleInfo:
     date: str | None
     lang: str | None
     passages: int
+    copies: tuple[Reprint, ...] = ()  # the same story published elsewhere (later, or undated)
 
     def to_dict(self) -> dict:
         return {
@@ -71,6 +76,7 @@ class ArticleInfo:
             "date": self.date,
             "lang": self.lang,
             "passages": self.passages,
+            "copies": [asdict(c) for c in self.copies],
         }
 
 
@@ -277,22 +283,30 @@ class Assistant:
         first = pool[selection.order[0]]
         chosen = [_citation(first, passages)]
         also = [i for i in selection.order[1:] if selection.scores[i] >= ALSO_SHARE * selection.top_score]
-        stated = normalize_numbers(chosen[0].quote)
-        # From another article a second quote must clear the threshold on its own: an answer in two parts
-        # from two articles is rarer than a related line that only looks like one.
-        second = next(
-            (
-                pool[i]
-                for i in also
-                if (passages[pool[i].n - 1].source == chosen[0].source or selection.scores[i] >= selection.threshold)
-                and _adds(_text(pool[i], passages), chosen[0].quote)
-            ),
-            None,
-        )
-        if second is not None:
-            chosen.append(_citation(second, passages))
-            stated |= normalize_numbers(chosen[1].quote)
-        text = " ".join(f"«{c.quote}» [{c.n}]" for c in chosen)
+        newer = _newer_restatement(first, selection, pool, passages)
+        if newer is not None:
+            # Another article, published later, states the same fact: its version is the current one, so it
+            # comes first, and each quote says when it was published.
+            chosen.insert(0, _citation(newer, passages))
+        else:
+            # From another article a second quote must clear the threshold on its own: an answer in two parts
+            # from two articles is rarer than a related line that only looks like one.
+            second = next(
+                (
+                    pool[i]
+                    for i in also
+                    if (
+                        passages[pool[i].n - 1].source == chosen[0].source or selection.scores[i] >= selection.threshold
+                    )
+                    and _adds(_text(pool[i], passages), chosen[0].quote)
+                ),
+                None,
+            )
+            if second is not None:
+                chosen.append(_citation(second, passages))
+        stated = set().union(*(normalize_numbers(c.quote) for c in chosen))
+        dated = newer is not None
+        text = " ".join(f"{f'{c.date}: ' if dated else ''}«{annotate(c.quote, c.times)}» [{c.n}]" for c in chosen)
         extra: list[Citation] = []
         if stated - normalize_numbers(base["question"]):
             cited_sources = {c.source for c in chosen}
@@ -305,7 +319,8 @@ class Assistant:
                     cited_sources.add(passages[s.n - 1].source)
         if extra:
             text += " ≠ " + " ".join(
-                f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{c.quote}» [{c.n}]" for c in extra
+                f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{annotate(c.quote, c.times)}» [{c.n}]"
+                for c in extra
             )
         citations = chosen + extra
         return Answer(
@@ -334,6 +349,7 @@ class Assistant:
                 date=ms[0].get("date"),
                 lang=ms[0].get("lang"),
                 passages=len(ms),
+                copies=reprints_from_metadata(ms[0].get("copies")),
             )
             for path, ms in by_path.items()
         ]
@@ -352,16 +368,20 @@ class Assistant:
 
 def _citation(s: Scored, passages: list[Passage]) -> Citation:
     p = passages[s.n - 1]
+    quote = p.text[s.start : s.end]
     return Citation(
         n=s.n,
         source=p.source,
-        quote=p.text[s.start : s.end],
+        quote=quote,
         start=p.start + s.start,
         end=p.start + s.end,
         verified=True,
         title=p.title,
         date=p.date,
         lang=p.lang,
+        page=p.page_at(p.start + s.start),
+        copies=p.copies,
+        times=relative_times(quote, p.date, p.lang),
     )
 
 
@@ -388,6 +408,26 @@ def _phrased(quoted: Answer, phrasing: Phrasing | None) -> Answer:
         claims=quoted.claims + 1,
         verified=quoted.verified + 1,
     )
+
+
+def _newer_restatement(
+    first: Scored, selection: Selection, pool: list[Scored], passages: list[Passage]
+) -> Scored | None:
+    """The latest sentence of another, later-dated article that states what ``first`` states (its embedding's
+    cosine with ``first`` at least ``SAME_FACT``) and answers the question by itself (clears the threshold)."""
+    when = passages[first.n - 1].date
+    if not when:
+        return None
+    later = [
+        (day_number(p.date), pool[i])
+        for i in selection.order[1:]
+        if selection.scores[i] >= selection.threshold
+        and (p := passages[pool[i].n - 1]).source != passages[first.n - 1].source
+        and p.date
+        and day_number(p.date) > day_number(when, last=True)
+        and float(pool[i].vector @ first.vector) >= SAME_FACT
+    ]
+    return max(later, key=lambda x: x[0])[1] if later else None
 
 
 def _text(s: Scored, passages: list[Passage]) -> str:

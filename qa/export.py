@@ -54,11 +54,26 @@ def conversation_json(turns: Sequence[Answer], title: str | None = None) -> dict
 
 def _citation_line(c: Citation) -> str:
     check = "" if c.verified else " (not found word for word in the article)"
-    return f"- [{c.n}] «{c.quote}» — {_describe(c.title, c.date, c.source)}, characters {c.start}-{c.end}{check}"
+    line = (
+        f"- [{c.n}] «{c.quote}» — {_describe(c.title, c.date, c.source, c.page)}, characters {c.start}-{c.end}{check}"
+    )
+    return line + "".join(f"\n  {extra}" for extra in citation_extras(c))
 
 
-def _describe(title: str | None, date: str | None, source: str) -> str:
-    bits = [f"*{_one_line(title)}*" if title else None, date, f"`{source}`"]
+def citation_extras(c: Citation) -> list[str]:
+    """What a citation adds to its quote, one line each: the dates of its relative times, reckoned from the
+    article's date, and where else the story was published."""
+    lines = []
+    if c.times:
+        reckoned = "; ".join(f"«{t.text}» = {t.date}" for t in c.times)
+        lines.append(f"{reckoned} (reckoned from the article's date, {c.date})")
+    if c.copies:
+        lines.append("also published: " + "; ".join(f"{r.source} ({r.date or 'undated'})" for r in c.copies))
+    return lines
+
+
+def _describe(title: str | None, date: str | None, source: str, page: int | None = None) -> str:
+    bits = [f"*{_one_line(title)}*" if title else None, date, f"p. {page}" if page else None, f"`{source}`"]
     return ", ".join(b for b in bits if b)
 
 

@@ -33,7 +33,7 @@ from qa.instructions import INSTRUCTION
 from qa.select import context_vectors
 from qa.store import Store
 from qa.text import split_sentences
-from qa.types import Passage
+from qa.types import Passage, reprints_from_metadata
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
@@ -163,6 +163,9 @@ def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Pas
         date=meta.get("date"),
         lang=meta.get("lang"),
         score=cosine,
+        page=int(meta["page"]) if meta.get("page") is not None else None,
+        page_starts=tuple(int(o) for o in str(meta.get("page_starts") or "").split(",") if o),
+        copies=reprints_from_metadata(meta.get("copies")),
     )
 
 

@@ -126,6 +126,13 @@ class Store:
                 metadatas=[dict(m) for m in metadatas[i:j]],
             )
 
+    def annotate(self, ids: Sequence[str], fields: dict[str, Any]) -> None:
+        """Set metadata ``fields`` on these passages, keeping their other metadata, text and vectors as they are
+        (Chroma merges an update's metadata into the stored one)."""
+        for i in range(0, len(ids), MAX_WRITE):
+            part = list(ids[i : i + MAX_WRITE])
+            self._collection.update(ids=part, metadatas=[dict(fields) for _ in part])
+
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), MAX_WRITE):
             self._collection.delete(ids=list(ids[i : i + MAX_WRITE]))

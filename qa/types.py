@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -54,6 +55,45 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Reprint:
+    """Another publication of a stored article's story (a syndicated copy, folded into it at ingest)."""
+
+    source: str  # the copy's URL
+    date: str | None = None  # ISO at its precision, when the copy states one
+    site: str | None = None
+
+
+def reprints_to_metadata(reprints: list[Reprint]) -> str:
+    """Copies as one metadata value (a store keeps scalars): a JSON list, earliest first, undated last."""
+    ordered = sorted(reprints, key=lambda r: (r.date is None, r.date or "", r.source))
+    return json.dumps([asdict(r) for r in ordered], ensure_ascii=False)
+
+
+def reprints_from_metadata(stored: object) -> tuple[Reprint, ...]:
+    """The value :func:`reprints_to_metadata` wrote; anything malformed counts as no copies."""
+    try:
+        items = json.loads(stored) if isinstance(stored, str) else []
+    except json.JSONDecodeError:
+        return ()
+    return tuple(
+        Reprint(str(c["source"]), c.get("date"), c.get("site"))
+        for c in (items if isinstance(items, list) else [])
+        if isinstance(c, dict) and c.get("source")
+    )
+
+
+@dataclass(frozen=True)
+class TimeRef:
+    """A relative time in a quote ("on Thursday", "last month") and the date it means, reckoned from the
+    article's publication date. ``start``/``end`` are offsets in the quote."""
+
+    text: str
+    start: int
+    end: int
+    date: str  # ISO at the precision the words state: 2024-11-14, 2024-10 or 2024
+
+
+@dataclass(frozen=True)
 class Passage:
     """A span ``text == article.text[start:end]`` of one article, with the score of the last search."""
 
@@ -67,6 +107,15 @@ class Passage:
     date: str | None = None
     lang: str | None = None
     score: float = 0.0
+    page: int | None = None  # a PDF's page where the passage starts (1-based)
+    page_starts: tuple[int, ...] = ()  # article offsets inside the passage where a later page begins
+    copies: tuple[Reprint, ...] = ()  # the article's syndicated copies, published later or undated
+
+    def page_at(self, offset: int) -> int | None:
+        """The PDF page of an article offset inside this passage (None for other articles)."""
+        if self.page is None:
+            return None
+        return self.page + sum(1 for s in self.page_starts if s <= offset)
 
     def to_dict(self, n: int) -> dict:
         return {
@@ -79,6 +128,8 @@ class Passage:
             "start": self.start,
             "end": self.end,
             "score": round(float(self.score), 4),
+            "page": self.page,
+            "copies": [asdict(c) for c in self.copies],
         }
 
 
@@ -95,6 +146,9 @@ class Citation:
     title: str | None = None
     date: str | None = None
     lang: str | None = None
+    page: int | None = None  # a PDF's page the quote starts on
+    copies: tuple[Reprint, ...] = ()  # where else the story was published (later, or undated)
+    times: tuple[TimeRef, ...] = ()  # the quote's relative times, with the dates they mean
 
     def to_dict(self) -> dict:
         return asdict(self)

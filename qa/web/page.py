@@ -28,6 +28,7 @@ from qa.config import BUNDLED_ARTICLES, LLMChoice
 from qa.conversations import Conversations, conversations_path, owner_of
 from qa.errors import ConversationsError, InputError, NotFound, QAError
 from qa.export import conversation_markdown
+from qa.filters import Filters
 from qa.retrieve import check_k, check_question
 from qa.types import Answer, AnswerMode, Library, LLMState
 from qa.web.api import Api, check_exposure
@@ -43,6 +44,7 @@ from qa.web.render import (
     render_pending,
     render_sources,
     render_user,
+    source_choices,
 )
 from qa.web.uploads import Uploads
 
@@ -135,13 +137,21 @@ class Page:
         k: int,
         mode: str,
         conversation: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        langs: list[str] | None = None,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream one answer: user bubble, then the draft as the model writes, then the verified answer, saved
-        as the next turn of ``conversation`` (a new one when None); a failed save is said on the status line."""
+        as the next turn of ``conversation`` (a new one when None); a failed save is said on the status line.
+        ``since``/``until``/``sources``/``langs`` are the Filters controls (empty: no filter)."""
         try:
             question = check_question(message)
             k = check_k(int(k))
+            chosen: dict[str, Any] = dict(since=(since or "").strip() or None, until=(until or "").strip() or None)
+            chosen |= dict(sources=list(sources or []) or None, langs=list(langs or []) or None)
+            Filters.of(**chosen)  # a bad date is said before anything is searched
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
         qa = self.answerer(mode)
@@ -155,7 +165,7 @@ class Page:
         draft = ""
         answer: Answer | None = None
         try:
-            for item in qa.stream(question, k=k, history=list(history)):
+            for item in qa.stream(question, k=k, history=list(history), **chosen):
                 if isinstance(item, str):
                     draft += item
                     yield gr.skip(), reply(render_draft(draft)), gr.skip(), gr.skip(), gr.skip(), *skip
@@ -174,7 +184,8 @@ class Page:
         turn = len(turns) + 1
         history = [*history, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
         turns = [*turns, (question, render_sources(answer, turn))]
-        conversation, saved = self._save(conversation, answer, {"k": k, "mode": mode}, _owner(request))
+        settings = {"k": k, "mode": mode, **{key: value for key, value in chosen.items() if value}}
+        conversation, saved = self._save(conversation, answer, settings, _owner(request))
         yield gr.skip(), reply(render_answer(answer, turn)), history, turns, render_panel(turns), conversation, saved
 
     def _save(
@@ -291,6 +302,8 @@ class Page:
             gr.update(choices=article_choices(arts), value=None),
             summary,
             gr.update(visible=not arts),
+            gr.update(choices=source_choices(arts)),
+            gr.update(choices=sorted(langs.keys() - {"?"})),
         )
 
     @user_errors
@@ -394,6 +407,24 @@ class Page:
                             mode = gr.Radio(
                                 list(MODES.items()), value=AnswerMode.LLM.value, label="Answer mode", elem_id="qa-mode"
                             )
+                        with gr.Accordion("Filters", open=False, elem_id="qa-filters"):
+                            with gr.Row():
+                                since = gr.Textbox(
+                                    label="Published since", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", max_lines=1,
+                                    elem_id="qa-since",
+                                )  # fmt: skip
+                                until = gr.Textbox(
+                                    label="Published until", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", max_lines=1,
+                                    elem_id="qa-until",
+                                )  # fmt: skip
+                            only_sources = gr.Dropdown(
+                                choices=[], value=[], multiselect=True, allow_custom_value=True,
+                                label="Only these sources (files, web sites)", elem_id="qa-only-sources",
+                            )  # fmt: skip
+                            only_langs = gr.Dropdown(
+                                choices=[], value=[], multiselect=True, allow_custom_value=True,
+                                label="Only these languages", elem_id="qa-only-langs",
+                            )  # fmt: skip
                         clear = gr.Button("New conversation", size="sm", elem_id="qa-new")
                         with gr.Accordion("Conversations", open=True, elem_id="qa-saved"):
                             saved = gr.Radio(
@@ -426,10 +457,10 @@ class Page:
                             "Add the 5 bundled demo articles (Arabic, Albanian, English, Italian)", variant="primary"
                         )
                     table = gr.Dataframe(
-                        headers=["File", "Title", "Language", "Date", "Passages"],
-                        datatype=["str", "str", "str", "str", "number"],
+                        headers=["File", "Title", "Language", "Date", "Passages", "Also published at"],
+                        datatype=["str", "str", "str", "str", "number", "str"],
                         interactive=False,
-                        column_widths=["28%", "48%", "8%", "8%", "8%"],
+                        column_widths=["22%", "34%", "7%", "9%", "7%", "21%"],
                         latex_delimiters=[],
                         wrap=True,
                         label="Articles in the collection",
@@ -451,7 +482,7 @@ class Page:
                     result = gr.Markdown(elem_id="qa-result", min_height=40)
             timer = gr.Timer(3.0)
 
-            listing = [table, pick, store_md, bundled_row]
+            listing = [table, pick, store_md, bundled_row, only_sources, only_langs]
             page.load(self.status_line, None, llm_md, queue=False, show_progress="hidden")
             page.load(self.article_list, None, listing, queue=False, show_progress="hidden")
             page.load(self.settings_defaults, None, [k, mode], queue=False, show_progress="hidden")
@@ -462,7 +493,7 @@ class Page:
             page.load(**listed, show_progress="hidden")
             ask_io: dict[str, Any] = dict(
                 fn=self.respond,
-                inputs=[box, chat, history, turns, k, mode, conversation],
+                inputs=[box, chat, history, turns, k, mode, conversation, since, until, only_sources, only_langs],
                 outputs=[box, chat, history, turns, sources, conversation, saved_md],
                 concurrency_id="assistant",
                 show_progress_on=chat,

@@ -10,10 +10,11 @@ import html
 import re
 import time
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 from qa.answer import ArticleInfo
 from qa.conversations import Conversation
-from qa.export import answer_markdown
+from qa.export import answer_markdown, citation_extras
 from qa.types import Answer, AnswerMode, Citation, Passage
 
 RTL_LANGS = {"ar", "fa", "he", "ur", "ps", "yi", "dv", "ku", "sd", "ug"}
@@ -50,6 +51,12 @@ def link_markers(escaped: str, turn: int, count: int, titles: list[str] | None =
         return f'<a class="qa-cite" href="#{source_id(turn, n)}"{tip}>[{n}]</a>'
 
     return re.sub(r"\[(\d{1,3})\]", link, escaped)
+
+
+def mark_reckoned(escaped: str) -> str:
+    """Style the dates the answer added after a quote's relative times ("on Thursday [2024-11-14]") as ours."""
+    tip = "date reckoned from the article&#x27;s publication date; not in the article"
+    return re.sub(r"\[(\d{4}(?:-\d{2}){0,2})\]", rf'<span class="qa-reckoned" title="{tip}">[\1]</span>', escaped)
 
 
 def paragraphs(escaped: str) -> str:
@@ -93,7 +100,7 @@ def render_answer(answer: Answer, turn: int) -> str:
             "articles, not written by a language model</div>"
         )
     titles = [p.title or p.source for p in answer.passages]
-    text = link_markers(paragraphs(esc(answer.text)), turn, len(answer.passages), titles)
+    text = mark_reckoned(link_markers(paragraphs(esc(answer.text)), turn, len(answer.passages), titles))
     parts.append(f'<div class="qa-text" dir="auto">{text}</div>')
     parts.append(f'<div class="qa-foot">{esc(answer_footer(answer))}</div>')
     parts.append(copy_button(answer_markdown(answer)))
@@ -201,7 +208,10 @@ def render_source(p: Passage, n: int, turn: int, citations: list[Citation]) -> s
     lead = len(p.text) - len(p.text.lstrip())
     text = p.text.strip()
     spans, unplaced = quote_spans(text, p.start + lead, citations)
-    meta = " · ".join(x for x in (p.date, p.lang, p.source if p.title else None) if x)
+    pages = (p.page, p.page_at(p.end - 1))
+    page = None if p.page is None else f"p. {p.page}" if pages[0] == pages[1] else f"pp. {pages[0]}–{pages[1]}"
+    meta = " · ".join(x for x in (p.date, page, p.lang, p.source if p.title else None) if x)
+    extras = dict.fromkeys(line for c in citations for line in citation_extras(c))
     return (
         f'<details class="qa-src{" qa-cited" if citations else ""}" id="{source_id(turn, n)}" '
         f'data-source="{esc(p.source)}"{" open" if citations else ""}><summary><span class="qa-n">[{n}]</span> '
@@ -209,6 +219,7 @@ def render_source(p: Passage, n: int, turn: int, citations: list[Citation]) -> s
         f'<span class="qa-meta" dir="ltr">{esc(meta)}</span></summary>'
         f'<div class="qa-passage" dir="{text_dir(p.lang)}"{lang_attr(p.lang)}>{highlight(text, spans)}</div>'
         + "".join(f'<p class="qa-unplaced" dir="auto">Quoted: “{esc(c.quote)}”</p>' for c in unplaced)
+        + "".join(f'<p class="qa-extra" dir="auto">{esc(line)}</p>' for line in extras)
         + "</details>"
     )
 
@@ -234,7 +245,15 @@ def render_panel(turns: Sequence[tuple[str, str]]) -> str:
 
 def article_rows(articles: Iterable[ArticleInfo]) -> list[list[str | int]]:
     """The articles table: one row per article (the table shows its "str" cells as text, not HTML)."""
-    return [[a.source, a.title or "", a.lang or "", a.date or "", a.passages] for a in articles]
+    return [
+        [a.source, a.title or "", a.lang or "", a.date or "", a.passages, "\n".join(r.source for r in a.copies)]
+        for a in articles
+    ]
+
+
+def source_choices(articles: Iterable[ArticleInfo]) -> list[str]:
+    """What the Filters' source list offers: each web site once (its host), and each file by name."""
+    return sorted({urlsplit(a.path).hostname or a.source if "://" in a.path else a.source for a in articles})
 
 
 def article_choices(articles: Iterable[ArticleInfo]) -> list[tuple[str, str]]:

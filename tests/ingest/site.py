@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from tests.ingest.pdfs import LONG_REPORT, text_pdf
 
@@ -18,11 +19,13 @@ WEB = Path(__file__).parent / "fixtures" / "web"
 COPIES = Path(__file__).parent / "fixtures" / "copies"
 
 
-def as_html(text: str) -> bytes:
-    """A plain-text article as a news page: its first paragraph the headline, the others paragraphs."""
+def as_html(text: str, published: str | None = None) -> bytes:
+    """A plain-text article as a news page: its first paragraph the headline, the others paragraphs; with
+    ``published``, the date in the page's metadata as news sites state it."""
     head, *paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    page = f"<html><head><title>{html.escape(head)}</title></head><body><article><h1>{html.escape(head)}</h1>"
+    meta = f'<meta property="article:published_time" content="{html.escape(published)}">' if published else ""
+    page = f"<html><head><title>{html.escape(head)}</title>{meta}</head><body><article><h1>{html.escape(head)}</h1>"
     return (page + body + "</article></body></html>").encode()
 
 
@@ -53,7 +56,9 @@ class Site(BaseHTTPRequestHandler):
         if path in routes:
             return routes[path]()
         if path.startswith("/copies/") and (COPIES / f"{Path(path).stem}.txt").is_file():
-            return self.send(200, as_html((COPIES / f"{Path(path).stem}.txt").read_text()), "text/html; charset=utf-8")
+            published = parse_qs(urlsplit(self.path).query).get("published", [None])[0]  # ?published=2024-11-20
+            page = as_html((COPIES / f"{Path(path).stem}.txt").read_text(), published)
+            return self.send(200, page, "text/html; charset=utf-8")
         if path.startswith("/news/") and (WEB / path[6:]).is_file():
             body = (WEB / path[6:]).read_bytes()
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'

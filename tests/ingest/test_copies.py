@@ -3,6 +3,7 @@ figures measured on the fixtures."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import shutil
@@ -13,8 +14,10 @@ import pytest
 from ingest.copies import THRESHOLD, CopyFinder, signature
 from ingest.load import load
 from ingest.sync import sync
+from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES
 from qa.store import open_store
+from qa.web.render import render_sources
 
 COPIES = Path(__file__).parent / "fixtures" / "copies"
 
@@ -72,9 +75,16 @@ def test_a_copied_page_is_stored_once_and_recorded(site, news, tmp_path, embedde
         assert (r.added, r.skipped, r.failed) == (0, 3, [])
         assert [(c["path"], c["copy_of"]) for c in r.copies] == [(copy, str(news / "original.txt"))]
         assert r.copies[0]["similarity"] >= THRESHOLD
-        assert snapshot(store) == before
-    log = json.loads((tmp_path / "store" / "copies-articles.json").read_text())
-    assert log == {str(news / "original.txt"): [copy]}
+        after = snapshot(store)
+        assert after.keys() == before.keys()
+        assert {k: (d, {**m, "copies": None}) for k, (d, m) in after.items()} == {
+            k: (d, {**m, "copies": None}) for k, (d, m) in before.items()
+        }
+    # The copy is listed in the original's metadata (the one change a copy makes to the store), once.
+    original = str(news / "original.txt")
+    assert {m.get("copies") for _, m in after.values() if m["path"] == original} == {
+        json.dumps([{"source": copy, "date": None, "site": "127.0.0.1"}])
+    }
 
 
 def test_pages_that_are_no_copies_go_in(site, news, tmp_path, embedder, make_config):
@@ -93,6 +103,38 @@ def test_copied_pages_within_one_batch_keep_the_first(site, tmp_path, embedder, 
     r = sync([], store, embedder, config, progress=False, urls=[original, copy])
     assert r.added == 1 and [(c["path"], c["copy_of"]) for c in r.copies] == [(copy, original)]
     assert {m["source"] for _, m in snapshot(store).values()} == {original}
+
+
+def test_an_earlier_publication_takes_the_place_of_its_later_copy(site, tmp_path, embedder, make_config, snapshot):
+    """Answers cite the earliest publication: a copy dated before the stored page replaces it, in one run or
+    two, and the page it replaced (with the copies it had) is listed as its copy."""
+    later = f"{site}/copies/original.html?published=2024-12-27"
+    other = f"{site}/copies/original.html?published=2024-12-28&via=feed"
+    earlier = f"{site}/copies/edited_copy.html?published=2024-12-26"
+    config = make_config(tmp_path / "store")
+    store = open_store(config, embedder.name, embedder.dim, create=True)
+    first = sync([], store, embedder, config, progress=False, urls=[later, other])
+    assert first.added == 1 and [c["path"] for c in first.copies] == [other]
+    r = sync([], store, embedder, config, progress=False, urls=[earlier])
+    assert r.added == 1 and r.copies == [
+        {"path": later, "copy_of": earlier, "similarity": r.copies[0]["similarity"], "replaced": True}
+    ]
+    rows = snapshot(store).values()
+    assert {m["path"] for _, m in rows} == {earlier}
+    copies = json.loads(next(iter(rows))[1]["copies"])
+    assert [(c["source"], c["date"]) for c in copies] == [(later, "2024-12-27"), (other, "2024-12-28")]
+    again = sync([], store, embedder, config, progress=False, urls=[later, other, earlier])
+    assert again.added == 0 and {m["path"] for _, m in snapshot(store).values()} == {earlier}
+    # The answer cites the earliest publication and lists the others, on the page too.
+    a = Assistant(config, embedder, store).ask("Which ship did Finland's coast guard board?")
+    assert a.citations[0].source == earlier and a.citations[0].date == "2024-12-26"
+    assert [r.source for r in a.citations[0].copies] == [later, other]
+    assert html.escape(f"also published: {later} (2024-12-27); {other} (2024-12-28)") in render_sources(a, 1)
+    # Within one run, the later page read first is replaced before it is written.
+    config2 = make_config(tmp_path / "store2")
+    store2 = open_store(config2, embedder.name, embedder.dim, create=True)
+    both = sync([], store2, embedder, config2, progress=False, urls=[later, earlier])
+    assert both.added == 1 and {m["path"] for _, m in snapshot(store2).values()} == {earlier}
 
 
 def test_files_are_never_dropped_as_copies(news, tmp_path, embedder, make_config):

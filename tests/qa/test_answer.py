@@ -298,3 +298,44 @@ def test_a_question_in_two_parts_quotes_two_different_sentences(assistant):
     a = assistant.ask("How much money will the G7 lend Ukraine, and which US envoy is expected in Kyiv?")
     assert not a.refused and len({(c.source, c.start) for c in a.citations}) >= 2
     assert all(f"«{c.quote}»" in a.text for c in a.citations)
+
+
+def _own_store(tmp_path, embedder, make_config, files: dict[str, str | bytes]) -> Assistant:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for name, content in files.items():
+        target = folder / name
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
+    config = make_config(tmp_path / "store")
+    store = open_store(config, embedder.name, embedder.dim, create=True)
+    assert not sync([folder], store, embedder, config, progress=False).failed
+    return Assistant(config, embedder, store)
+
+
+def test_a_quote_from_a_pdf_names_its_page(tmp_path, embedder, make_config):
+    from qa.export import answer_markdown
+    from tests.ingest.pdfs import LONG_REPORT, text_pdf
+
+    qa = _own_store(tmp_path, embedder, make_config, {"report.pdf": text_pdf(LONG_REPORT, "Cable report")})
+    a = qa.ask("How much will the repairs of the cable cost?")
+    assert not a.refused and "12 million euros" in a.citations[0].quote
+    assert a.citations[0].page == 3 and a.to_dict()["citations"][0]["page"] == 3
+    assert ", p. 3, `report.pdf`" in answer_markdown(a)
+    assert all(p.page in (1, 2, 3) for p in a.passages)
+
+
+def test_the_later_article_stating_the_same_fact_comes_first_with_each_date(tmp_path, embedder, make_config):
+    """Two dated articles state the same fact: the later one is quoted first, each quote with its date, and
+    their relative times ("on Thursday") with the date each article's own date gives them."""
+    from tests.ingest.test_copies import COPIES
+
+    original, copy = (COPIES / "original.txt").read_text(), (COPIES / "edited_copy.txt").read_text()
+    files = {"first.txt": f"date 2024-12-27\n\n{original}", "later.txt": f"date 2025-01-03\n\n{copy}"}
+    qa = _own_store(tmp_path, embedder, make_config, files)
+    a = qa.ask("Which ship did Finland's coast guard board after the cables were damaged?")
+    assert not a.refused
+    assert [c.source for c in a.citations[:2]] == ["later.txt", "first.txt"]
+    assert a.text.startswith("2025-01-03: «") and " 2024-12-27: «" in a.text
+    thursdays = [t.date for c in a.citations[:2] for t in c.times if t.text.endswith("Thursday")]
+    assert thursdays == ["2025-01-02", "2024-12-26"]
+    assert "on Thursday [2025-01-02]" in a.text and "on Thursday [2024-12-26]" in a.text

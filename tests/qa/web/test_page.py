@@ -162,7 +162,7 @@ def saved_page(assistant: Assistant, tmp_path: Path, busy_timeout: float = 5.0) 
 def ask(page: Page, question: str, state: tuple = ([], [], [], None), who: str | None = None) -> tuple:
     """One question through ``respond``: the final (box, chat, history, turns, panel, conversation, status)."""
     chat, history, turns, conversation = state
-    return run(page.respond(question, chat, history, turns, 3, "extractive", conversation, user(who)))[-1]
+    return run(page.respond(question, chat, history, turns, 3, "extractive", conversation, request=user(who)))[-1]
 
 
 def test_each_answer_is_saved_and_reopens_as_it_was_asked(assistant, tmp_path):
