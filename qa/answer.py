@@ -41,7 +41,7 @@ POOL = 8  # candidate sentences the selector reads (the answer's sentence is amo
 ALSO_SHARE = 0.3
 # Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
 # later article's is quoted first (measured in docs/decisions.md).
-SAME_FACT = 0.9
+SAME_FACT = 0.93
 CONTEXT_SHARE = 0.9  # a follow-up searched with the previous question needs this share of the best score alone
 REFUSAL_TEXT = {
     "en": "The articles do not say.",
