@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prune", action="store_true", help="delete articles whose files are gone")
     ap.add_argument("--json", action="store_true", help="print the report as one JSON object")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--no-sentences",
+        action="store_true",
+        help="write passages only: each sentence vector is then computed by the first question that needs it "
+        "(bulk imports; questions are slower until then)",
+    )
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     urls = [p for p in a.paths if is_url(p)]
@@ -47,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         embedder = Embedder.from_config(config)
         store = open_store(config, embedder.name, embedder.dim, create=True)
         report = sync(
-            paths, store, embedder, config, prune=a.prune, progress=not (a.quiet or a.json), urls=urls, feeds=feeds
+            paths,
+            store,
+            embedder,
+            config,
+            prune=a.prune,
+            progress=not (a.quiet or a.json),
+            urls=urls,
+            feeds=feeds,
+            sentences=not a.no_sentences,
         )
     except QAError as e:
         print(f"ingest: error: {e}", file=sys.stderr)

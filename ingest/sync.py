@@ -112,9 +112,11 @@ def sync(
     urls: Sequence[str] = (),
     fetcher: Fetcher | None = None,
     feeds: Sequence[str] = (),
+    sentences: bool = True,
 ) -> SyncReport:
     """Ingest files and folders, web pages by URL and the new entries of RSS/Atom ``feeds`` (fetched with
-    ``fetcher``, made from ``config`` if None)."""
+    ``fetcher``, made from ``config`` if None). Every passage is written first; then, unless ``sentences`` is
+    False, the sentence vectors that questions need are computed ahead of them."""
     lock = write_lock(config)
     try:
         lock.acquire(timeout=0)
@@ -126,14 +128,14 @@ def sync(
     if own_fetcher:
         fetcher = Fetcher.from_config(config)
     try:
-        return _sync(paths, list(urls), list(feeds), store, embedder, config, prune, progress, fetcher)
+        return _sync(paths, list(urls), list(feeds), store, embedder, config, prune, progress, fetcher, sentences)
     finally:
         if own_fetcher and fetcher is not None:
             fetcher.close()
         lock.release()
 
 
-def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher) -> SyncReport:
+def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher, sentences) -> SyncReport:
     t0 = time.perf_counter()
     report = SyncReport()
     files, report.failed = discover(paths)
@@ -188,15 +190,19 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher)
         todo.append((article, passages))
     bar = tqdm(total=sum(len(ps) for _, ps in todo), unit="passage", desc="ingest", disable=not progress or None)
     batch: list[tuple[Article, list[Passage]]] = []
+    written: list[Passage] = []
     for item in todo:
         batch.append(item)
         if sum(len(ps) for _, ps in batch) >= WRITE_BATCH:
-            _write(batch, store, embedder, stored, report, bar)
+            written += _write(batch, store, embedder, stored, report, bar)
             batch = []
     if batch:
-        _write(batch, store, embedder, stored, report, bar)
+        written += _write(batch, store, embedder, stored, report, bar)
     bar.close()
+    report.searchable_seconds = time.perf_counter() - t0
     folder.apply(store)
+    if sentences:
+        report.sentences = _embed_sentences(written, embedder, progress)
     if state is not None:  # only now: a run killed before this reads the same entries again (and skips them)
         state.save()
     if prune:
@@ -208,8 +214,26 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher)
     return report
 
 
-def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, bar) -> None:
-    """Embed and write the passages of these articles not yet stored, then delete what old versions left.
+def _embed_sentences(passages: list[Passage], embedder: Embedder, progress: bool) -> int:
+    """Put the sentence vectors of the written passages in the embedding cache; the number embedded.
+
+    Retrieval reranks a passage's sentences and answers quote one, so a question needs them; one whose
+    sentences are not cached yet (this step skipped or killed) embeds them itself, once. Run after every passage
+    is written, so articles are searchable at the speed of the passage pass.
+    """
+    before = embedder.engine_calls
+    texts = [p.text[s.start : s.end] for p in passages for s in split_sentences(p.text, p.lang)]
+    step = WRITE_BATCH * 16
+    with tqdm(total=len(texts), unit="sentence", desc="sentences", disable=not progress or None) as bar:
+        for i in range(0, len(texts), step):
+            embedder.passages(texts[i : i + step])
+            bar.update(len(texts[i : i + step]))
+    return embedder.engine_calls - before
+
+
+def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, bar) -> list[Passage]:
+    """Embed and write the passages of these articles not yet stored, then delete what old versions left;
+    the passages written.
 
     A passage already stored under its id is identical (the id names the article's text); that happens
     after a killed run. Writing it again would also break Chroma's local vector index: upserting unchanged
@@ -219,8 +243,6 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
     before = embedder.engine_calls
     vectors = embedder.passages([p.text for *_, p in rows])
     report.embedded += embedder.engine_calls - before
-    # Sentence vectors go to the embedding cache only: retrieval reranks and citations are checked by sentence.
-    embedder.passages([p.text[s.start : s.end] for *_, p in rows for s in split_sentences(p.text, p.lang)])
     now = _now()
     for i in range(0, len(rows), WRITE_BATCH * 4):
         part = rows[i : i + WRITE_BATCH * 4]
@@ -240,3 +262,4 @@ def _write(batch, store: Store, embedder: Embedder, stored, report: SyncReport, 
             report.updated += 1
         else:
             report.added += 1
+    return [p for *_, p in rows]

@@ -209,7 +209,9 @@ class SyncReport:
     skipped: int = 0
     passages: int = 0  # passages written
     embedded: int = 0  # passages that reached the embedding engine (cache misses)
+    sentences: int = 0  # sentences embedded ahead of questions, after every passage was written
     seconds: float = 0.0
+    searchable_seconds: float = 0.0  # until every passage was written (searchable); sentences come after
     failed: list[FileRejected] = field(default_factory=list)
     # syndicated copies of stored articles, not stored again: {"path", "copy_of", "similarity"}
     copies: list[dict[str, Any]] = field(default_factory=list)
@@ -231,6 +233,8 @@ class SyncReport:
             "passages": self.passages,
             "embedded": self.embedded,
             "seconds": round(self.seconds, 3),
+            "searchable_seconds": round(self.searchable_seconds, 3),
+            "sentences": self.sentences,
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
             "copies": list(self.copies),
         }

@@ -575,3 +575,26 @@ def test_a_second_ingest_stops_with_a_message_and_questions_work_during_an_inges
     during = json.loads(search.stdout)["passages"]  # new articles may join the list; the answer stays first
     assert during[0] == before["passages"][0] and during[0]["source"] == "001_96afc80ec7606d8d.txt"
     assert_same_as_a_clean_ingest(store, [BUNDLED_ARTICLES, news], kill_embedder, tmp_path, snapshot, [err])
+
+
+def test_passages_are_written_before_sentences_and_questions_need_no_sentence_pass(tmp_path, make_config, cache_dir):
+    """With ``sentences=False`` only passages are embedded (articles searchable at the passage pass's speed);
+    a question then embeds the sentences it reads itself, once, and answers as after a full ingest."""
+    from qa.answer import Assistant
+
+    question = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+    answers = {}
+    for sentences in (False, True):
+        embedder = Embedder(cache_path=tmp_path / f"cache-{sentences}.sqlite", build_dir=cache_dir / "engine")
+        config = make_config(tmp_path / f"store-{sentences}")
+        store = open_store(config, embedder.name, embedder.dim, create=True)
+        r = sync([BUNDLED_ARTICLES], store, embedder, config, progress=False, sentences=sentences)
+        assert r.embedded == r.passages > 0 and 0 < r.searchable_seconds <= r.seconds
+        assert (r.sentences > r.passages) if sentences else r.sentences == 0
+        before = embedder.engine_calls
+        answers[sentences] = Assistant(config, embedder, store).ask(question)
+        asked = embedder.engine_calls - before
+        # After a full ingest the question embeds only itself (once for retrieval: the selector reuses it).
+        assert asked > 20 if not sentences else asked <= 2
+    assert not answers[False].refused and "Paris" in answers[False].citations[0].quote
+    assert [c.to_dict() for c in answers[False].citations] == [c.to_dict() for c in answers[True].citations]
