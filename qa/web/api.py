@@ -3,6 +3,7 @@ the citations.
 
     POST /api/ask      {"question", "k"?, "history"?}  -> the ``qa ask --json`` object
     POST /api/search   {"question", "k"?}              -> the ``qa search --json`` object
+                       both also take "since"?, "until"? (YYYY-MM-DD, YYYY-MM or YYYY), "sources"?, "langs"?
     GET  /api/articles                                 -> {"articles": [{"source", "path", "title", ...}]}
     GET  /api/conversations                            -> {"conversations": [{"id", "title", "created", ...}]}
     GET  /api/conversations/{id}                       -> {"id", "title", ..., "turns": [{"question", "answer", ...}]}
@@ -29,6 +30,7 @@ import logging
 import threading
 import time
 import uuid
+from functools import partial
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -40,6 +42,7 @@ from qa.answer import Assistant
 from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import ConfigError, InputError, NotAuthorized, NotFound, QAError, RequestTooLarge
 from qa.export import conversation_json, conversation_markdown
+from qa.filters import Filters
 from qa.retrieve import check_k, check_question
 from qa.types import Answer
 
@@ -99,7 +102,8 @@ class Api:
             body = await self._body(request)
             question, k = check_question(body.get("question")), self._k(body)
             history = _history(body.get("history"))
-            answer = await self._call(self.assistant.ask, question, k, history)
+            ask = partial(self.assistant.ask, **_filters(body))
+            answer = await self._call(ask, question, k, history)
             return JSONResponse(answer.to_dict())
 
         return await self._respond(request, run)
@@ -108,7 +112,7 @@ class Api:
         async def run() -> Response:
             body = await self._body(request)
             question, k = check_question(body.get("question")), self._k(body)
-            passages = await self._call(self.assistant.search, question, k)
+            passages = await self._call(partial(self.assistant.search, **_filters(body)), question, k)
             return JSONResponse({"question": question, "passages": [p.to_dict(i) for i, p in enumerate(passages, 1)]})
 
         return await self._respond(request, run)
@@ -304,6 +308,13 @@ def _kind(status: int) -> str:
     return {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 413: "too_large"}.get(
         status, "server_error"
     )
+
+
+def _filters(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's ``since``/``until``/``sources``/``langs``, checked (a bad one is a 400 saying which)."""
+    chosen = {key: body.get(key) for key in ("since", "until", "sources", "langs")}
+    Filters.of(**chosen)
+    return chosen
 
 
 def _history(history: object) -> list[dict]:

@@ -24,6 +24,7 @@ from ingest.sync import Ingester
 from qa.answer import Assistant
 from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import InputError
+from qa.filters import Filters
 from qa.process import free_port
 from qa.retrieve import check_k, check_question
 from qa.types import LLMState
@@ -93,6 +94,12 @@ def test_ask_search_and_articles_return_the_cli_contract(url, assistant):
     assert found["question"] == QUESTION and [p["n"] for p in found["passages"]] == [1, 2, 3]
     assert [p["text"] for p in found["passages"]] == [p.text for p in assistant.search(QUESTION, k=3)]
 
+    # Filters as in the CLI: only the Albanian articles, then a date range no article is in.
+    albanian = httpx.post(f"{url}/api/search", json={"question": QUESTION, "langs": ["sq"]}, timeout=60).json()
+    assert albanian["passages"] and {p["lang"] for p in albanian["passages"]} == {"sq"}
+    past = {"question": QUESTION, "until": "1999"}
+    assert httpx.post(f"{url}/api/ask", json=past, timeout=60).json()["refused"] is True
+
     listed = httpx.get(f"{url}/api/articles", timeout=30).json()["articles"]
     assert [a["source"] for a in listed] == [a.source for a in assistant.articles()]
     assert httpx.get(url, timeout=30).status_code == 200  # the page itself, on the same server
@@ -107,6 +114,8 @@ def test_ask_search_and_articles_return_the_cli_contract(url, assistant):
         ({"question": QUESTION, "k": 0}, lambda: message(lambda: check_k(0))),
         ({"question": QUESTION, "k": "5"}, lambda: message(lambda: check_k("5"))),
         ({}, lambda: message(lambda: check_question(None))),
+        ({"question": QUESTION, "since": "2024-13"}, lambda: message(lambda: Filters.of(since="2024-13"))),
+        ({"question": QUESTION, "langs": ["english"]}, lambda: message(lambda: Filters.of(langs=["english"]))),
     ],
 )
 def test_bad_input_gets_the_cli_message_and_400(url, body, expected):
