@@ -30,8 +30,8 @@ import logging
 import threading
 import time
 import uuid
-from functools import partial
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
