@@ -50,6 +50,7 @@ class Config:
     llm_api_key: str | None = None  # OPENAI_API_KEY
     llm_timeout: float = 60.0  # QA_LLM_TIMEOUT: seconds for one LLM request
     llm_threads: int = 2  # QA_LLM_THREADS: threads of the local llama.cpp server
+    llm_idle: float = 300.0  # QA_LLM_IDLE: seconds the shared local server stays up unused; 0: one per process
     model_path: Path | None = None  # QA_MODEL_PATH: a GGUF to serve instead of the bundled Qwen build
     k: int = 5  # QA_K: passages shown with an answer
     max_file_mb: float = 5.0  # QA_MAX_FILE_MB: larger files are refused at ingest
@@ -90,6 +91,7 @@ class Config:
         numbers: dict[str, tuple[str, type]] = {
             "QA_LLM_TIMEOUT": ("llm_timeout", float),
             "QA_LLM_THREADS": ("llm_threads", int),
+            "QA_LLM_IDLE": ("llm_idle", float),
             "QA_K": ("k", int),
             "QA_MAX_FILE_MB": ("max_file_mb", float),
             "QA_PORT": ("port", int),
@@ -116,6 +118,10 @@ class Config:
             raise ConfigError(f"QA_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.llm_timeout <= 0 or self.llm_threads < 1 or self.max_file_mb <= 0:
             raise ConfigError("QA_LLM_TIMEOUT, QA_LLM_THREADS and QA_MAX_FILE_MB must be positive")
+        if self.llm_idle < 0:
+            raise ConfigError(
+                f"QA_LLM_IDLE must be 0 (a model server per process) or more seconds, not {self.llm_idle:g}"
+            )
         if self.fetch_timeout <= 0 or self.fetch_rate <= 0 or self.feed_max_entries < 1:
             raise ConfigError("QA_FETCH_TIMEOUT, QA_FETCH_RATE and QA_FEED_MAX must be positive")
         if not 0 < self.port < 65536:

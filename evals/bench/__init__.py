@@ -1,10 +1,10 @@
 """``python -m evals bench``: speed and scale, as numbers (never as timed tests).
 
-    python -m evals bench [embed|ingest|scale|query|answer|all] [--passages N] [--runs R] [--out FILE]
+    python -m evals bench [embed|ingest|scale|query|answer|cli|all] [--passages N] [--runs R] [--out FILE]
 
-One module per benchmark (``embed``, ``ingest``, ``scale``, ``query``, ``answer``: each module says what it
-measures), the generated corpus in ``corpus``, the settings every benchmark shares in ``shared``, the table
-in ``table`` and the command line in ``cli``.
+One module per benchmark (``embed``, ``ingest``, ``scale``, ``query``, ``answer``, and ``shell`` for ``cli``:
+each module says what it measures), the generated corpus in ``corpus``, the settings every benchmark shares in
+``shared``, the table in ``table`` and the command line in ``cli``.
 
 Every figure is the median of ``--runs`` runs, and compared figures are measured alternately in the same
 run: the machine is shared, so ratios mean more than absolute times. The corpus is built on the fly with

@@ -12,16 +12,18 @@ from pathlib import Path
 from evals.args import positive_int
 from evals.bench.answer import bench_answer
 from evals.bench.embed import bench_embed
+from evals.bench.filters import bench_filters
 from evals.bench.ingest import bench_ingest
 from evals.bench.query import QUERY_SIZES, bench_query
 from evals.bench.scale import bench_scale
 from evals.bench.shared import DEFAULT_WORK, Bench
+from evals.bench.shell import bench_cli
 from evals.bench.table import table
 from evals.xquad import DEFAULT_DATA, write_json
 from qa.config import Config
 from qa.errors import QAError
 
-PARTS = ("embed", "ingest", "scale", "query", "answer")
+PARTS = ("embed", "ingest", "scale", "query", "answer", "cli", "filters")
 
 
 def _seconds(text: str) -> float:
@@ -50,10 +52,15 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--passages",
         type=positive_int,
-        help="corpus size of the part named: embed/ingest default 300, scale default 10000 (query reads "
-        "the scale store of that size); `all` uses the defaults",
+        help="corpus size of the part named: embed/ingest default 300, scale and filters default 10000 (query "
+        "reads the scale store of that size); `all` uses the defaults",
     )
-    ap.add_argument("--runs", type=positive_int, default=3, help="runs per figure; the median is reported (default 3)")
+    ap.add_argument(
+        "--runs",
+        type=positive_int,
+        default=3,
+        help="runs per figure; the median is reported (default 3; cli: calls of each kind)",
+    )
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"XQuAD folder (default {DEFAULT_DATA})")
     ap.add_argument(
@@ -74,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
         default=list(QUERY_SIZES),
         help="query: store sizes, comma-separated (default 1000,10000,100000)",
     )
-    ap.add_argument("--questions", type=positive_int, default=40, help="query: questions per run (default 40)")
+    ap.add_argument("--questions", type=positive_int, default=40, help="query, filters: questions per run (default 40)")
     ap.add_argument("--cases", type=positive_int, default=10, help="answer: eval cases asked (default 10)")
     ap.add_argument("--no-server", action="store_true", help="query: skip the Chroma server")
     return ap
@@ -106,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = bench_scale(b, scale_n, a.kill_after)
             elif part == "query":
                 result[part] = bench_query(b, scale_n, a.sizes, a.questions, server=not a.no_server)
-            else:
+            elif part == "answer":
                 result[part] = bench_answer(b, a.cases)
+            elif part == "filters":
+                result[part] = bench_filters(b, a.passages or 10_000, a.questions)
+            else:
+                result[part] = bench_cli(b)
             result[part]["bench_seconds"] = round(time.perf_counter() - t, 1)
             print(table({part: result[part]}), flush=True)
             if a.out:

@@ -12,7 +12,7 @@ def _scale_rows(r: dict) -> list[Row]:
         (
             f"{r['passages']:,} passages ingested end to end (CLI, killed at {r['killed_after_s']:.0f} s and re-run)",
             f"{r['end_to_end_min']:.1f} min ({r['passages_per_s']:.1f} passages/s)",
-            "<= 12 min",
+            "<= 10 min",
         ),
         (
             "  passages in the store when killed / exact set after the re-run",
@@ -55,15 +55,33 @@ def _ingest_rows(r: dict) -> list[Row]:
         (
             f"python -m ingest end to end vs raw embedder ({r['passages']} passages, {r['engine']} engine)",
             f"{r['cli_passages_per_s']:.2f} vs {r['raw_passages_per_s']:.2f} passages/s = {r['cli_vs_raw']:.2f}",
-            ">= 0.80",
+            "reported",
         ),
         (
-            "  ingest's engine work: passages + each sentence once (sentence tokens)",
+            "  every passage written (searchable) vs raw embedder, in the ingest process",
+            f"{r['cli_searchable_s']:.2f} vs {r['raw_s']:.2f} s = {r['searchable_vs_raw']:.2f}",
+            ">= 0.85",
+        ),
+        (
+            "  ingest's engine work: passages, then each sentence once (sentence tokens)",
             f"{r['cli_engine_tokens_per_s']:,} vs {r['raw_tokens_per_s']:,} tokens/s raw "
             f"({r['sentence_tokens']:,} sentence tokens); overhead {r['overhead']:.0%}",
-            "< 20%",
+            "reported",
         ),
     ]
+
+
+def _filters_rows(r: dict) -> list[Row]:
+    rows: list[Row] = [
+        (
+            f"search with a filter, {r['passages']:,} passages: {name} (keeps {f['kept_share']:.1%})",
+            f"p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms",
+            "reported",
+        )
+        for name, f in r["filters"].items()
+    ]
+    rows.append(("  store on disk", f"{r['store_mb']:.0f} MB, {r['bytes_per_passage']:,} bytes a passage", ""))
+    return rows
 
 
 def _query_rows(r: dict) -> list[Row]:
@@ -108,12 +126,28 @@ def _answer_rows(r: dict) -> list[Row]:
     return rows
 
 
+def _cli_rows(r: dict) -> list[Row]:
+    n = r["calls"]
+    return [
+        (f"python -m qa search from a shell, p50 over {n} calls (wall)", f"{r['search_p50_s']:.2f} s", "<= 2 s"),
+        ("python -m qa ask --llm local, first call (starts the shared server)", f"{r['ask_cold_s']:.2f} s", ""),
+        (
+            f"  later calls, server reused, p50 over {n}",
+            f"{r['ask_reused_p50_s']:.2f} s ({r['ask_reused_inside_p50_s']:.2f} s in Assistant.ask)",
+            "<= 4 s",
+        ),
+        (f"  QA_LLM_IDLE=0: a server per call, p50 over {n}", f"{r['ask_own_server_p50_s']:.2f} s", ""),
+    ]
+
+
 ROWS: dict[str, Callable[[dict], list[Row]]] = {
     "embed": _embed_rows,
     "ingest": _ingest_rows,
     "scale": _scale_rows,
     "query": _query_rows,
     "answer": _answer_rows,
+    "cli": _cli_rows,
+    "filters": _filters_rows,
 }
 
 

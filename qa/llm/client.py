@@ -1,4 +1,4 @@
-"""What the answering code needs from a model, and that interface over any OpenAI-compatible endpoint.
+"""The :class:`~qa.llm.base.LLM` interface over any OpenAI-compatible endpoint.
 
 Everything speaks the OpenAI chat API through the ``openai`` client, so our own llama.cpp server and any
 hosted model are interchangeable. Every failure surfaces as :class:`~qa.errors.LLMError`, whose message
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,29 +23,6 @@ from qa.types import LLMState
 log = logging.getLogger(__name__)
 
 MAX_CHARS_PER_TOKEN = 16  # bounds a reply from a server that ignores max_tokens or sends huge deltas
-
-
-class LLM(Protocol):
-    """What the answering code needs from a model: a name to show, its state, and streamed text."""
-
-    name: str
-
-    @property
-    def state(self) -> LLMState: ...
-
-    @property
-    def status(self) -> str:
-        """The state as a line for people, with the reason of a failure."""
-        ...
-
-    def stream(self, messages: list[dict], max_tokens: int = 256, grammar: str | None = None) -> Iterator[str]:
-        """The reply as it arrives. ``grammar`` (GBNF) constrains it where the server supports grammars
-        (llama.cpp); elsewhere it is ignored and the caller's checks of the text must hold alone."""
-        ...
-
-    def complete(self, messages: list[dict], max_tokens: int = 256) -> str: ...
-
-    def close(self) -> None: ...
 
 
 class OpenAILLM:

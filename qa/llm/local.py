@@ -43,11 +43,11 @@ class LocalLLM:
         try:
             yield from client.stream(messages, max_tokens, grammar)
         except LLMError as e:
-            code = self.server.exit_code(wait=1.0)
-            if code is None:
+            why = self.server.ended(wait=1.0)
+            if why is None:
                 raise
             raise LLMError(
-                f"the local model server stopped (exit code {code}); it is started again on the next "
+                f"the local model server stopped ({why}); it is started again on the next "
                 f"question. Log: {self.server.log_path}"
             ) from e
 

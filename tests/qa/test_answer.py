@@ -256,7 +256,9 @@ def local_llm():
     from qa.config import Config
     from qa.llm import make_llm
 
-    llm = make_llm(Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=300).validated())
+    llm = make_llm(
+        Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=300, llm_idle=0).validated()
+    )
     yield llm
     llm.close()
 

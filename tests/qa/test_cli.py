@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 import ingest.__main__ as ingest_cli
 import qa.__main__ as qa_cli
-from qa.config import BUNDLED_ARTICLES
+from qa.config import BUNDLED_ARTICLES, PROJECT_DIR
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 NAMES = sorted(p.name for p in BUNDLED_ARTICLES.glob("*.txt"))
@@ -75,6 +77,42 @@ def test_ingest_json_reports_a_second_run_as_all_skipped(ingested, run_cli):
         "copies": [],
     }
     assert isinstance(report["seconds"], float)
+
+
+# ``python -m qa ARGS`` in a fresh interpreter, then the heavy packages it loaded, as a JSON list.
+LOADED = """
+import json, sys
+import qa.__main__ as cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("openai", "gradio", "llama_cpp", "llama_index.core", "chromadb")
+print(json.dumps([m for m in heavy if m in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize(
+    "args, loaded",
+    [
+        (["--help"], []),
+        (["model", "--stop"], []),
+        (["search", QUESTION, "--k", "1"], ["llama_index.core", "chromadb"]),  # the store and its retriever
+    ],
+)
+def test_a_command_loads_only_what_it_needs(args, loaded, ingested, cli_env, tmp_path):
+    store, _ = ingested
+    where = ["--store", str(store)] if args[0] == "search" else []
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args, *where],
+        cwd=PROJECT_DIR,
+        env={**cli_env, "QA_CACHE_DIR": str(tmp_path), "QA_LLM": "local"},  # search still loads no model client
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == loaded
 
 
 def test_search_json_is_one_object_with_the_promised_fields(ingested, run_cli):
@@ -172,3 +210,15 @@ def test_ingest_with_one_bad_file_reports_it_ingests_the_rest_and_exits_3(tmp_pa
     )
     m = SUMMARY.match(out.strip())
     assert m and m.groups()[:5] == ("2", "0", "0", "0", "1"), out
+
+
+def test_ask_names_a_pdf_quote_s_page(tmp_path, run_cli):
+    from tests.ingest.pdfs import LONG_REPORT, text_pdf
+
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "report.pdf").write_bytes(text_pdf(LONG_REPORT, "Cable report"))
+    store = tmp_path / "store"
+    assert run_cli("ingest", tmp_path / "news", "--store", store, "--quiet").returncode == 0
+    done = run_cli("qa", "ask", "How much will the repairs of the cable cost?", "--llm", "none", "--store", store)
+    assert done.returncode == 0, done.stderr
+    assert "[1] report.pdf (Cable report, p. 3, en)" in done.stdout and "12 million euros" in done.stdout

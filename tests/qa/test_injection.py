@@ -156,7 +156,9 @@ def test_questions_that_try_to_extract_the_prompt_or_leave_the_articles_are_refu
 
 @pytest.fixture(scope="module")
 def with_model(injected):
-    llm = make_llm(Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=600).validated())
+    llm = make_llm(
+        Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=600, llm_idle=0).validated()
+    )
     yield Assistant(injected.config, injected.embedder, injected.store, llm)
     llm.close()
 

@@ -45,7 +45,7 @@ def test_real_server_answers_restarts_and_closes(local_llm, gone):
     assert "paris" in answer.lower()
 
     os.kill(first, signal.SIGKILL)
-    local_llm.server.exit_code(wait=10)
+    local_llm.server.ended(wait=10)
     assert "paris" in local_llm.complete(QUESTION, max_tokens=16).lower()
     second = local_llm.server.pid
     assert second not in (None, first) and gone(first)

@@ -87,7 +87,7 @@ def serve(store: Path, llm: str, log: Path) -> Iterator[str]:
     keep = {"QA_CACHE_DIR", "QA_MODEL_PATH", "QA_LLM_THREADS"}
     env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("QA_", "OPENAI_"))}
     # A busy CI machine can make the local model slow: this test is about the page, not about latency.
-    env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", QA_LLM_TIMEOUT="600")
+    env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", QA_LLM_TIMEOUT="600", QA_LLM_IDLE="0")
     cmd = [sys.executable, "app.py", "--llm", llm, "--store", str(store), "--port", str(port)]
     try:
         with serving(cmd, url, log, timeout=180, env=env, cwd=ROOT):

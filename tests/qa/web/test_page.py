@@ -65,7 +65,7 @@ def page_on(assistant: Assistant) -> Page:
 def breaking(*script):
     """A stream that yields the script's items and raises the first exception in it."""
 
-    def stream(question, k=5, history=None):
+    def stream(question, k=5, history=None, **filters):
         for item in script:
             if isinstance(item, Exception):
                 raise item
