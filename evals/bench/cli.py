@@ -16,6 +16,7 @@ from evals.bench.filters import bench_filters
 from evals.bench.ingest import bench_ingest
 from evals.bench.query import QUERY_SIZES, bench_query
 from evals.bench.scale import bench_scale
+from evals.bench.servers import bench_servers
 from evals.bench.shared import DEFAULT_WORK, Bench
 from evals.bench.shell import bench_cli
 from evals.bench.table import table
@@ -23,7 +24,7 @@ from evals.xquad import DEFAULT_DATA, write_json
 from qa.config import Config
 from qa.errors import QAError
 
-PARTS = ("embed", "ingest", "scale", "query", "answer", "cli", "filters")
+PARTS = ("embed", "ingest", "scale", "query", "answer", "cli", "filters", "servers")
 
 
 def _seconds(text: str) -> float:
@@ -52,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--passages",
         type=positive_int,
-        help="corpus size of the part named: embed/ingest default 300, scale and filters default 10000 (query "
+        help="corpus size of the part named: embed/ingest/servers default 300, scale and filters default 10000 (query "
         "reads the scale store of that size); `all` uses the defaults",
     )
     ap.add_argument(
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         scale_n = a.passages if a.passages and a.part in ("scale", "query") else 10_000
-        small_n = a.passages if a.passages and a.part in ("embed", "ingest") else 300
+        small_n = a.passages if a.passages and a.part in ("embed", "ingest", "servers") else 300
         for part in parts:
             t = time.perf_counter()
             if part == "embed":
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = bench_query(b, scale_n, a.sizes, a.questions, server=not a.no_server)
             elif part == "answer":
                 result[part] = bench_answer(b, a.cases)
+            elif part == "servers":
+                result[part] = bench_servers(b, small_n)
             elif part == "filters":
                 result[part] = bench_filters(b, a.passages or 10_000, a.questions)
             else:

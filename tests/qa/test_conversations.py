@@ -3,6 +3,7 @@ rename and delete, and the two ways the file fails (corrupt, locked by another c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -127,3 +128,17 @@ def test_where_the_file_lives():
     server = Config(store=Path("/s"), cache_dir=Path("/c"), chroma_url="http://127.0.0.1:8000")
     assert conversations_path(server) == Path("/c/conversations.sqlite3")
     assert owner_of(None) == LOCAL_OWNER and owner_of("") == LOCAL_OWNER and owner_of("ann") == "ann"
+
+
+def test_a_citation_s_copies_times_and_page_survive_the_json():
+    from qa.types import AnswerMode, Citation, Passage, Reprint, TimeRef
+
+    copy = Reprint("https://example.org/copy", "2024-12-28", "example.org")
+    cited = Citation(
+        1, "a.pdf", "met on Thursday", 0, 15, True, date="2024-12-27", page=3, copies=(copy,),
+        times=(TimeRef("Thursday", 7, 15, "2024-12-26"),),
+    )  # fmt: skip
+    passage = Passage("a.pdf:0", "a.pdf", "a.pdf", "met on Thursday", 0, 15, page=3, copies=(copy,))
+    answer = Answer("When?", "«met on Thursday [2024-12-26]» [1]", False, AnswerMode.EXTRACTIVE, [cited], [passage])
+    back = answer_from_dict(json.loads(json.dumps(answer.to_dict())))
+    assert back.citations == [cited] and back.passages[0].page == 3 and back.passages[0].copies == (copy,)

