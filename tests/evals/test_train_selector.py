@@ -66,4 +66,9 @@ def test_the_shipped_weights_reproduce(tmp_path, embedder):
     selector, card = train_selector.train(embedder, DEFAULT_DATA, train_selector.LANGS)
     assert card["articles"].startswith("0-35")
     assert selector.threshold == pytest.approx(shipped.threshold, abs=0.02)
-    assert np.allclose(selector.weights, shipped.weights, atol=0.02), np.abs(selector.weights - shipped.weights).max()
+    # The same model up to the embedder's float order: the engine built for each CPU sums in another order, and
+    # retraining on an AMD machine the weights trained on an Intel one gave cosine 0.998, relative L2 0.062
+    # (the largest weight 54.7 moved by at most 0.76) and the threshold 0.375 for 0.377.
+    a, b = selector.weights.astype(np.float64), shipped.weights.astype(np.float64)
+    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) >= 0.99
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) <= 0.1
