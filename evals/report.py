@@ -1,5 +1,5 @@
 """Reports of a run: JSON for machines and comparisons, Markdown for people, a table for the terminal,
-deltas against an earlier report and the baseline gate.
+deltas against an earlier report (the baseline gate: ``evals/gate.py``).
 
 Every per-case row keeps the question, the answer, its citations with both verdicts (the library's verifier
 and the independent judge of :mod:`evals.metrics`) and the reason for the case's verdict, so a person can
@@ -248,7 +248,7 @@ def _case_md(c: dict) -> str:
     return "\n".join(lines)
 
 
-# --- comparison and gate ------------------------------------------------------------------------------------
+# --- comparison --------------------------------------------------------------------------------------------
 
 
 def _metric(name: str) -> str:
@@ -304,54 +304,3 @@ def format_deltas(deltas: Sequence[Delta], old_label: str) -> str:
             change = f"{d.change:+d}" if isinstance(d.change, int) else f"{d.change:+.3f}"
         rows.append([d.metric, fmt(metric, d.old), fmt(metric, d.new), change, "worse" if d.worse else ""])
     return f"compared with {old_label}:\n" + _text_table(["metric", "old", "new", "change", ""], rows)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """Minimum scores a run must reach, and the settings they were measured with."""
-
-    minimums: dict[str, float]
-    llm: str
-    k: int
-
-
-def load_baseline(path: Path) -> Baseline:
-    data = _read_json(path, "baseline")
-    mins = data.get("min") if isinstance(data, dict) else None
-    if (
-        not isinstance(mins, dict)
-        or not mins
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mins.values())
-        or not isinstance(data.get("llm"), str)
-        or not isinstance(data.get("k"), int)
-    ):
-        raise InputError(f'the baseline {path} must be an object with "llm", "k" and "min": {{metric: minimum, ...}}')
-    return Baseline(minimums={k: float(v) for k, v in mins.items()}, llm=data["llm"], k=data["k"])
-
-
-def check_comparable(baseline: Baseline, llm: str, k: int, lang: str | None, limit: int | None) -> None:
-    """Refuse to gate a run made differently from the baseline's: its scores would mean nothing against it."""
-    problems = []
-    if llm != baseline.llm:
-        problems.append(f"--llm {baseline.llm} (this run: {llm})")
-    if k != baseline.k:
-        problems.append(f"--k {baseline.k} (this run: {k})")
-    if lang or limit:
-        problems.append("the whole case set (drop --lang and --limit)")
-    if problems:
-        raise InputError("the baseline was measured with " + ", ".join(problems))
-
-
-def gate(report: dict, baseline: Baseline) -> list[str]:
-    """One line per metric below its minimum (or not measured at all); empty when the run passes."""
-    failures = []
-    for metric, floor in baseline.minimums.items():
-        if metric not in report["summary"]:
-            failures.append(f"{metric}: no such metric (the baseline names it; see report.json's summary)")
-            continue
-        value = report["summary"][metric]
-        if value is None:
-            failures.append(f"{metric}: not measured in this run (minimum {floor:.3f})")
-        elif value < floor - 1e-9:
-            failures.append(f"{metric}: {value:.3f} is below the minimum {floor:.3f}")
-    return failures

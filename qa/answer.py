@@ -31,6 +31,7 @@ from qa.store import Store, open_store
 from qa.text import detect_language, normalize_numbers
 from qa.times import annotate, relative_times
 from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing, Reprint, reprints_from_metadata
+from qa.vectors import dot
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class Assistant:
     def _similarity(self, a: str, b: str) -> float:
         """Cosine of two texts' embeddings (multilingual: a phrase and its translation)."""
         va, vb = self.embedder.passages([a, b])
-        return float(va @ vb)
+        return dot(va, vb)
 
     def search(
         self,
@@ -425,7 +426,7 @@ def _newer_restatement(
         and (p := passages[pool[i].n - 1]).source != passages[first.n - 1].source
         and p.date
         and day_number(p.date) > day_number(when, last=True)
-        and float(pool[i].vector @ first.vector) >= SAME_FACT
+        and dot(pool[i].vector, first.vector) >= SAME_FACT
     ]
     return max(later, key=lambda x: x[0])[1] if later else None
 

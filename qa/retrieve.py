@@ -18,7 +18,6 @@ What each choice gained on the eval cases, and what lost: ``docs/decisions.md`` 
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,10 +33,14 @@ from qa.select import context_vectors
 from qa.store import Store
 from qa.text import split_sentences
 from qa.types import Passage, reprints_from_metadata
+from qa.vectors import cosines, dots
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
-CANDIDATES = 20  # passages fetched from Chroma before the sentence rerank
+CANDIDATES = 20  # passages kept for the sentence rerank
+# Fetched beyond CANDIDATES so that the nearest CANDIDATES by our exact cosine are among them whatever the
+# order Chroma's CPU-dependent float32 distances gave passages near the cut (``qa.vectors``).
+FETCH_MARGIN = 5
 MIN_WORDS = 4  # shorter lines (a lone "Comments", a byline) are page furniture, not evidence...
 MIN_CHARS = 25  # ...unless it has this many Chinese, Japanese or Korean characters (no spaces between words)
 CONTEXT = 0.4  # weight of the passage's own similarity in its sentences' rank scores (0.3-0.6 rank alike)
@@ -87,6 +90,7 @@ def check_k(k: object) -> int:
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.embedder = embedder
+        self.store = store
         self._index = VectorStoreIndex.from_vector_store(store.vector_store(), embed_model=E5Embedding(embedder))
 
     def search(self, question: str, k: int, where: dict[str, Any] | None = None) -> list[Passage]:
@@ -100,17 +104,24 @@ class Retriever:
         ``where`` (Chroma's metadata filter, see ``qa.filters``) restricts the nearest-neighbour query itself.
         """
         nodes = self._index.as_retriever(
-            similarity_top_k=max(k, CANDIDATES), vector_store_kwargs={"where": where} if where else {}
+            similarity_top_k=max(k, CANDIDATES) + FETCH_MARGIN, vector_store_kwargs={"where": where} if where else {}
         ).retrieve(question)
         # A long-lived process keeps the vector index Chroma loaded first; passages another process deleted
         # since come back from it without their metadata, and are gone for good: skip them.
-        candidates = [
-            to_passage(n.node.node_id, n.node.get_content(), n.node.metadata, n.score)
-            for n in nodes
-            if "source" in n.node.metadata
-        ]
-        if not candidates:
+        found = [n.node for n in nodes if "source" in n.node.metadata]
+        if not found:
             return [], []
+        qv = self.embedder.queries([question])[0]
+        # Chroma's distances differ between CPUs in their last bits: each passage's cosine is computed again
+        # from its stored vector (``qa.vectors``), and the nearest are kept in that order (ties: by id).
+        stored = self.store.rows([n.node_id for n in found], embeddings=True)
+        vector_of = dict(zip(stored.ids, stored.embeddings if stored.embeddings is not None else []))
+        found = [n for n in found if n.node_id in vector_of]
+        near = cosines(np.vstack([vector_of[n.node_id] for n in found]), qv) if found else np.zeros(0)
+        nearest = sorted(range(len(found)), key=lambda i: (-near[i], found[i].node_id))[: max(k, CANDIDATES)]
+        candidates = [
+            to_passage(found[i].node_id, found[i].get_content(), found[i].metadata, float(near[i])) for i in nearest
+        ]
         # A passage that gives orders to the assistant is not news: none of its sentences is evidence, so
         # its harmless neighbours cannot crowd real evidence out of the few sentences an answer looks at.
         spans = [
@@ -120,11 +131,12 @@ class Retriever:
             for sp in split_sentences(p.text, p.lang)
             if _evidence_like(p.text[sp.start : sp.end])
         ]
-        qv = self.embedder.queries([question])[0]
         vectors = self.embedder.passages([candidates[i].text[sp.start : sp.end] for i, sp in spans])
         context = context_vectors(vectors, [i for i, _ in spans])
-        sims = vectors @ qv
-        ranks = rank_scores(sims, [candidates[i].lang for i, _ in spans], [candidates[i].score for i, _ in spans])
+        sims = dots(vectors, qv) if spans else np.zeros(0)
+        ranks = rank_scores(
+            sims.tolist(), [candidates[i].lang for i, _ in spans], [candidates[i].score for i, _ in spans]
+        )
         by_sentence: dict[int, float] = {}
         scored: list[tuple[int, int, int, float, float, int]] = []
         for j, ((i, sp), sim, score) in enumerate(zip(spans, sims, ranks)):
@@ -132,7 +144,7 @@ class Retriever:
             by_sentence[i] = max(by_sentence.get(i, score), score)
         # A passage with no sentence fit to be evidence ranks by its own similarity, like its sentences would.
         best = {i: by_sentence.get(i, CONTEXT * p.score) for i, p in enumerate(candidates)}
-        order = _diverse(sorted(best, key=lambda i: -best[i]), [c.source for c in candidates], k)
+        order = _diverse(sorted(best, key=lambda i: (-best[i], i)), [c.source for c in candidates], k)
         number = {i: n for n, i in enumerate(order, 1)}
         passages = [replace(candidates[i], score=round(best[i], 4)) for i in order]
         sentences = [
@@ -140,7 +152,7 @@ class Retriever:
             for i, s, e, sc, sim, j in scored
             if i in number
         ]
-        return passages, sorted(sentences, key=lambda x: -x.score)
+        return passages, sorted(sentences, key=lambda x: (-x.score, x.n, x.start))
 
 
 def rank_scores(sims: Sequence[float], langs: Sequence[str | None], passage_scores: Sequence[float]) -> list[float]:
@@ -150,8 +162,8 @@ def rank_scores(sims: Sequence[float], langs: Sequence[str | None], passage_scor
     return [float(sim) - median[lang] + CONTEXT * p for sim, lang, p in zip(sims, langs, passage_scores)]
 
 
-def to_passage(pid: str, text: str, meta: dict, similarity: float | None) -> Passage:
-    cosine = 1.0 + math.log(similarity) if similarity and similarity > 0 else 0.0
+def to_passage(pid: str, text: str, meta: dict, cosine: float) -> Passage:
+    """A stored passage as a :class:`Passage` scored ``cosine`` (its cosine with the question)."""
     return Passage(
         id=pid,
         source=meta["source"],

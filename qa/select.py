@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.text import normalize_numbers
+from qa.vectors import dots
 
 WEIGHTS = Path(__file__).with_name("models") / "selector.json"
 _WORD = re.compile(r"[^\W_]+")
@@ -102,15 +103,17 @@ def _names(text: str) -> set[str]:
 
 
 def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> np.ndarray:
-    """The feature matrix (one row per candidate) the weights were trained on; ``lang`` is the question's."""
+    """The feature matrix (one row per candidate) the weights were trained on; ``lang`` is the question's.
+
+    Float64 throughout (``qa.vectors``): the same rows, and so the same choices, on every CPU."""
     if not candidates:
-        return np.zeros((0, len(SCALAR_FEATURES) + len(INTERACTIONS) * len(qvec)), dtype=np.float32)
-    sims = np.array([float(c.vector @ qvec) for c in candidates])
-    ctx = np.array([float(c.context @ qvec) for c in candidates])
+        return np.zeros((0, len(SCALAR_FEATURES) + len(INTERACTIONS) * len(qvec)))
+    sims = dots(np.vstack([c.vector for c in candidates]), qvec)
+    ctx = dots(np.vstack([c.context for c in candidates]), qvec)
     langs = [c.lang for c in candidates]
     median = {lang: float(np.median(sims[[i for i, x in enumerate(langs) if x == lang]])) for lang in set(langs)}
     rank = np.empty(len(sims))
-    rank[np.argsort(-sims)] = np.arange(1, len(sims) + 1)
+    rank[np.argsort(-sims, kind="stable")] = np.arange(1, len(sims) + 1)
     q_stems, q_numbers, q_names = _stems(question), normalize_numbers(question), _names(question)
     rows = []
     for i, c in enumerate(candidates):
@@ -135,9 +138,9 @@ def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], l
         }
         row = [scalar[f] for f in SCALAR_FEATURES]
         for f in INTERACTIONS:
-            row.extend((qvec * scalar[f]).tolist())
+            row.extend((np.asarray(qvec, dtype=np.float64) * scalar[f]).tolist())
         rows.append(row)
-    return np.asarray(rows, dtype=np.float32)
+    return np.asarray(rows, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class Selector:
         return cls(np.asarray(data["weights"], dtype=np.float32), float(data["threshold"]))
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights)))
+        return 1.0 / (1.0 + np.exp(-dots(x, self.weights)))
 
     def select(self, question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> Selection:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""

@@ -44,7 +44,9 @@ def test_ingest_without_paths_ingests_the_bundled_corpus_and_prints_the_summary_
     added, updated, deleted, skipped, failed, written, embedded, secs, rate, where = m.groups()
     assert (added, updated, deleted, skipped, failed) == ("5", "0", "0", "0", "0")
     assert int(written) > 5 and int(embedded) >= 0 and where == str(store)
-    assert float(rate) == pytest.approx(int(written) / float(secs), rel=0.1)
+    # Seconds are printed rounded to 0.1 and the rate from the exact time (tests/qa/test_types.py checks the
+    # arithmetic exactly): here only that both are figures.
+    assert float(secs) >= 0 and float(rate) >= 0
 
 
 def test_ingest_json_reports_a_second_run_as_all_skipped(ingested, run_cli):

@@ -66,8 +66,9 @@ def test_a_command_that_exits_at_once_is_a_process_error_with_its_log_tail(tmp_p
     child = start(cmd, f"http://127.0.0.1:{free_port()}/", tmp_path / "child.log")
     started = time.monotonic()
     with pytest.raises(ProcessError, match="exited with code 3 while starting") as err:
-        child.wait_ready(30)
-    assert time.monotonic() - started < 15  # told at once, not at the deadline
+        child.wait_ready(600)
+    # Told at once, not at the deadline: a bound no loaded machine comes near (it takes well under a second).
+    assert time.monotonic() - started < 300
     assert "cannot load the model file" in str(err.value) and str(tmp_path / "child.log") in str(err.value)
 
 

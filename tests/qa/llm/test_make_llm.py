@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import os
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,29 @@ from qa.llm import LocalLLM, OpenAILLM, make_llm
 from qa.types import LLMState
 
 
+def _children() -> set[int]:
+    """Process ids of this process's children (from /proc)."""
+    me = str(os.getpid())
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            out.add(int(stat.parent.name))
+    return out
+
+
 def test_make_llm_modes(tmp_path):
     assert make_llm(Config(llm="none")) is None
-    started = time.monotonic()
+    children = _children()
     local = make_llm(Config(llm="local", cache_dir=tmp_path))
     assert isinstance(local, LocalLLM) and local.status == "not started"
     assert local.state is LLMState.NOT_STARTED
     assert local.name == "local qwen2.5-coder-1.5b-instruct-q4_k_m"
-    assert time.monotonic() - started < 0.5  # nothing is downloaded or started before the first question
+    # Nothing is assembled, downloaded or started before the first question.
+    assert list(tmp_path.iterdir()) == [] and _children() == children
     local.close()
     remote = make_llm(Config(llm="openai", llm_base_url="https://api.example.com/v1", llm_model="gpt-x"))
     assert remote.name == "openai gpt-x at api.example.com"
