@@ -26,7 +26,7 @@ from pathlib import Path
 from evals import gate as gt
 from evals import report as rep
 from evals.args import positive_int
-from evals.dataset import CASES_FILE, load_cases
+from evals.dataset import CASES_FILE, CONVERSATIONS_FILE, load_cases
 from evals.run import ask_all, meta, open_assistant, select
 from qa.config import LLM_MODES
 from qa.errors import InputError, QAError
@@ -87,7 +87,13 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="a store folder to reuse (the bundled articles are added to it); default: a temporary store",
     )
-    ap.add_argument("--cases", type=Path, default=CASES_FILE, help="the cases file (default evals/cases.jsonl)")
+    ap.add_argument(
+        "--cases",
+        type=Path,
+        nargs="+",
+        default=[CASES_FILE, CONVERSATIONS_FILE],
+        help="cases files (default evals/cases.jsonl evals/conversations.jsonl)",
+    )
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
@@ -100,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         k = check_k(a.k)
-        cases = select(load_cases(a.cases), a.lang, a.limit)
+        cases = select([c for path in a.cases for c in load_cases(path)], a.lang, a.limit)
         old = rep.load_report(a.compare) if a.compare else None
         if a.write_baseline and (a.lang or a.limit):
             raise InputError("a baseline is written from the whole case set: drop --lang and --limit")
@@ -114,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 records = ask_all(assistant, cases, k, progress=not a.quiet)
             finally:
                 assistant.close()
-            report = rep.build(records, meta(assistant, a.cases, k, a.lang, a.limit, started, time.perf_counter() - t0))
+            report = rep.build(
+                records,
+                meta(assistant, ", ".join(map(str, a.cases)), k, a.lang, a.limit, started, time.perf_counter() - t0),
+            )
         json_path, md_path = rep.write(report, a.out)
         if a.write_baseline:
             gt.write_baseline(report, a.write_baseline, BASELINE_ABOUT)

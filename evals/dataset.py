@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.config import BUNDLED_ARTICLES, PROJECT_DIR
 from qa.errors import InputError
 
 CASES_FILE = PROJECT_DIR / "evals" / "cases.jsonl"
+CONVERSATIONS_FILE = PROJECT_DIR / "evals" / "conversations.jsonl"
+# A conversation case is a case asked after earlier questions (``history``): of one of these kinds.
+KINDS = ("switch", "followup", "offtopic", "after_refusal", "langswitch")
+CONVERSATION_FIELDS = ("kind", "history", "standalone", "needs_context")
 TYPES = ("answerable", "unanswerable", "offtopic", "multi", "conflict", "injection")
 REFUSE_TYPES = frozenset({"unanswerable", "offtopic", "injection"})
 MULTI_SOURCE_TYPES = frozenset({"multi", "conflict"})
@@ -40,8 +44,24 @@ class Case:
     answer: str  # a gold answer in the question's language; "" when it must be refused
     facts: tuple[tuple[str, ...], ...]  # every group must match one of its strings
     refuse: bool
+    # A conversation case (``evals/conversations.jsonl``): the earlier user questions, oldest first; its kind;
+    # the question made to stand alone; and whether it can be understood without the earlier questions.
+    history: tuple[str, ...] = ()
+    kind: str | None = None
+    standalone: str | None = None
+    needs_context: bool | None = None
 
     def to_dict(self) -> dict:
+        extra = (
+            {
+                "history": list(self.history),
+                "kind": self.kind,
+                "standalone": self.standalone,
+                "needs_context": self.needs_context,
+            }
+            if self.kind
+            else {}
+        )
         return {
             "id": self.id,
             "question": self.question,
@@ -51,13 +71,15 @@ class Case:
             "answer": self.answer,
             "facts": [list(g) for g in self.facts],
             "refuse": self.refuse,
+            **extra,
         }
 
 
 def load_cases(path: Path = CASES_FILE, articles: Path = BUNDLED_ARTICLES) -> list[Case]:
     """Every case of a JSON Lines file, checked against the schema and the article folder.
 
-    Blank lines are allowed; anything else that is not a valid case raises :class:`CaseError`.
+    Blank lines are allowed; anything else that is not a valid case raises :class:`CaseError`. A line with a
+    ``kind`` is a conversation case (:func:`parse_conversation`).
     """
     known = {p.name for p in articles.iterdir() if p.is_file()} if articles.is_dir() else set()
     if not known:
@@ -76,7 +98,8 @@ def load_cases(path: Path = CASES_FILE, articles: Path = BUNDLED_ARTICLES) -> li
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise CaseError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-        case = parse_case(obj, where, known)
+        case = parse_conversation(obj, where, known) if isinstance(obj, dict) and "kind" in obj else None
+        case = case or parse_case(obj, where, known)
         if case.id in first_line:
             raise CaseError(
                 f"{where} (id {case.id!r}): field 'id': {case.id!r} is already used on line {first_line[case.id]}"
@@ -165,6 +188,38 @@ def parse_case(obj: object, where: str, known_sources: set[str]) -> Case:
         facts=groups,
         refuse=refuse,
     )
+
+
+def parse_conversation(obj: dict, where: str, known_sources: set[str]) -> Case:
+    """A conversation case: a case's fields plus ``kind``, ``history``, ``standalone`` and ``needs_context``."""
+    cid = obj.get("id")
+    if isinstance(cid, str) and cid:
+        where = f"{where} (id {cid!r})"
+
+    def fail(field: str, problem: str) -> CaseError:
+        return CaseError(f"{where}: field {field!r}: {problem}")
+
+    missing = [f for f in CONVERSATION_FIELDS if f not in obj]
+    if missing:
+        raise fail(missing[0], "missing (a conversation case has kind, history, standalone and needs_context)")
+    kind, needs = obj["kind"], obj["needs_context"]
+    if kind not in KINDS:
+        raise fail("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    history = _strings(obj["history"], "history", fail)
+    if not history:
+        raise fail("history", "a conversation case needs at least one earlier question")
+    standalone = obj["standalone"]
+    if not isinstance(standalone, str) or not standalone.strip():
+        raise fail("standalone", "must be a non-empty string")
+    if not isinstance(needs, bool):
+        raise fail("needs_context", "must be true or false")
+    if kind == "followup" and not needs:
+        raise fail("needs_context", "a follow-up needs the earlier questions: must be true")
+    if kind == "switch" and needs:
+        raise fail("needs_context", "a topic switch stands alone: must be false")
+    rest = {k: v for k, v in obj.items() if k not in CONVERSATION_FIELDS}
+    case = parse_case(rest, where.split(" (id")[0], known_sources)
+    return replace(case, history=history, kind=kind, standalone=standalone.strip(), needs_context=needs)
 
 
 def _strings(value: object, field: str, fail) -> tuple[str, ...]:

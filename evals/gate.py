@@ -45,6 +45,18 @@ METRICS: dict[str, Rule] = {
         lambda j: float(j["citations"]["recall"]),
     ),
 }
+# A conversation case counts for the same metrics under "conversation." and for these.
+CONVERSATION_METRICS: dict[str, Rule] = {
+    "context.used_when_needed": (
+        lambda j: j["conversation"]["needs_context"],
+        lambda j: float(j["conversation"]["used"]),
+    ),
+    "context.alone_when_standalone": (
+        lambda j: not j["conversation"]["needs_context"],
+        lambda j: float(not j["conversation"]["used"]),
+    ),
+}
+ALL_METRICS = [*METRICS, *(f"conversation.{m}" for m in METRICS), *CONVERSATION_METRICS]
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,11 @@ def per_case(report: dict) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for c in report["cases"]:
         j = c["judgement"]
-        out[c["case"]["id"]] = {m: value(j) for m, (counts, value) in METRICS.items() if counts(j)}
+        if j.get("conversation") is None:
+            out[c["case"]["id"]] = {m: value(j) for m, (counts, value) in METRICS.items() if counts(j)}
+        else:
+            rules = {f"conversation.{m}": rule for m, rule in METRICS.items()} | CONVERSATION_METRICS
+            out[c["case"]["id"]] = {m: value(j) for m, (counts, value) in rules.items() if counts(j)}
     return out
 
 
@@ -77,7 +93,7 @@ def write_baseline(report: dict, path: Path, about: str) -> None:
         "llm": report["meta"]["llm"],
         "k": report["meta"]["k"],
         "tolerance_cases": TOLERANCE,
-        "measured": {m: round(mean, 4) for m in METRICS if (mean := _mean(cases, m)) is not None},
+        "measured": {m: round(mean, 4) for m in ALL_METRICS if (mean := _mean(cases, m)) is not None},
         "cases": cases,
     }
     try:
@@ -108,7 +124,7 @@ def load_baseline(path: Path) -> Baseline:
         not isinstance(cases, dict)
         or not cases
         or not all(
-            isinstance(v, dict) and all(m in METRICS and isinstance(x, (int, float)) for m, x in v.items())
+            isinstance(v, dict) and all(m in ALL_METRICS and isinstance(x, (int, float)) for m, x in v.items())
             for v in cases.values()
         )
         or not isinstance(data.get("llm"), str)
@@ -146,7 +162,7 @@ def gate(report: dict, baseline: Baseline) -> Verdict:
     now = per_case(report)
     failures: list[str] = []
     changed: list[str] = []
-    for metric in METRICS:
+    for metric in ALL_METRICS:
         base = baseline.mean(metric)
         if base is None:
             continue

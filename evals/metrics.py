@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from evals.dataset import Case
 from evals.statistics import percentile, ratio
@@ -157,6 +157,39 @@ def key_facts(text: str, facts: Sequence[Sequence[str]]) -> FactResult:
     else:
         reason = "states " + ", ".join(f"«{m}»" for m in matched)
     return FactResult(correct=bool(facts) and not missing, matched=matched, reason=reason)
+
+
+def first_claim(text: str) -> str:
+    """What a reader takes from an answer's first line: the text up to its first ``[n]`` (the answer line, or
+    the first quote when there is none)."""
+    m = _MARKER.search(text)
+    return text[: m.start()] if m else text
+
+
+@dataclass(frozen=True)
+class ContextResult:
+    """A conversation case: whether the answer leaned on the earlier turns, and whether it should have."""
+
+    kind: str
+    needs_context: bool
+    used: bool  # the question was searched rewritten from the conversation (``Answer.rewritten``)
+    ok: bool  # used exactly when needed
+    alone_correct: bool | None  # the same question asked with no history (None: not asked)
+    reason: str
+
+
+def context(case: Case, answer: Answer, alone: Answer | None) -> ContextResult | None:
+    """Judge a conversation case's use of its history (None for a single question)."""
+    if case.kind is None or case.needs_context is None:
+        return None
+    used = answer.rewritten is not None
+    ok = used == case.needs_context
+    alone_correct = None if alone is None else judge(replace(case, history=(), kind=None), alone).correct
+    if case.needs_context:
+        reason = "context used, as needed" if used else "searched alone though it needs the earlier turns"
+    else:
+        reason = "searched alone, as it stands alone" if not used else f"searched as «{answer.rewritten}»"
+    return ContextResult(case.kind, case.needs_context, used, ok, alone_correct, reason)
 
 
 @dataclass(frozen=True)
@@ -395,13 +428,16 @@ class Judgement:
     conflict: ConflictResult | None
     citations: CitationResult | None
     timings: dict[str, float | None] = field(default_factory=dict)
+    first_claim: bool | None = None  # every key fact in the answer's first claim (answerable cases)
+    conversation: ContextResult | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def judge(case: Case, answer: Answer) -> Judgement:
-    """Score one answer: retrieval (when the case has gold articles), facts, conflict, refusal, citations."""
+def judge(case: Case, answer: Answer, alone: Answer | None = None) -> Judgement:
+    """Score one answer: retrieval (when the case has gold articles), facts, conflict, refusal, citations; for a
+    conversation case also its use of the earlier turns, and ``alone`` (the same question without them)."""
     ret = retrieval([p.source for p in answer.passages], case.sources) if case.sources else None
     facts = None if case.refuse else key_facts(answer.text, case.facts)
     clash = conflict(answer.text, case.facts) if case.type == "conflict" else None
@@ -429,6 +465,10 @@ def judge(case: Case, answer: Answer) -> Judgement:
         conflict=clash,
         citations=cites,
         timings={t: answer.timings.get(t) for t in TIMINGS},
+        first_claim=None
+        if case.refuse or case.type == "conflict"
+        else (not answer.refused and key_facts(first_claim(answer.text), case.facts).correct),
+        conversation=context(case, answer, alone),
     )
 
 
@@ -454,12 +494,19 @@ class Scores:
     verifier_agreement: float | None  # share of citations where qa.cite's verdict equals ours
     verifier_checked: int
     latency: dict[str, Latency]
+    first_claim: float | None = None  # every key fact before the first [n], over answerable cases
+    context_needed: float | None = None  # conversation cases that need the earlier turns: the share that used them
+    context_alone: float | None = None  # conversation cases that stand alone: the share searched alone
+    context_cases: int = 0
+    alone_correct: float | None = None  # self-contained conversation questions: right when asked alone
+    alone_cases: int = 0
 
     def to_dict(self) -> dict[str, float | int | None]:
         out: dict[str, float | int | None] = {
             "cases": self.cases,
             "accuracy": self.accuracy,
             "answer.correct": self.answer,
+            "answer.first_claim": self.first_claim,
             "answer.cases": self.answer_cases,
             "conflict.correct": self.conflict,
             "conflict.cases": self.conflict_cases,
@@ -478,6 +525,14 @@ class Scores:
             "citations.verifier_agreement": self.verifier_agreement,
             "citations.verifier_checked": self.verifier_checked,
         }
+        if self.context_cases:
+            out |= {
+                "context.used_when_needed": self.context_needed,
+                "context.alone_when_standalone": self.context_alone,
+                "context.cases": self.context_cases,
+                "context.correct_alone": self.alone_correct,
+                "context.alone_cases": self.alone_cases,
+            }
         for name, lat in self.latency.items():
             out[f"latency.{name}.p50"] = lat.p50
             out[f"latency.{name}.p95"] = lat.p95
@@ -492,6 +547,7 @@ def score(judgements: Sequence[Judgement]) -> Scores:
     cited = [c for c in cites if c.precision is not None]
     verdicts = [v for c in cites for v in c.verdicts]
     checked = [v for v in verdicts if v.verified is not None]
+    convs = [j.conversation for j in judgements if j.conversation is not None]
     return Scores(
         cases=len(judgements),
         accuracy=_mean(j.correct for j in judgements),
@@ -511,6 +567,12 @@ def score(judgements: Sequence[Judgement]) -> Scores:
         verifier_agreement=_mean(v.verified == v.supported for v in checked),
         verifier_checked=len(checked),
         latency={t: latency(j.timings.get(t) for j in judgements) for t in TIMINGS},
+        first_claim=_mean(j.first_claim for j in answerable if j.first_claim is not None),
+        context_needed=_mean(c.used for c in convs if c.needs_context),
+        context_alone=_mean(not c.used for c in convs if not c.needs_context),
+        context_cases=len(convs),
+        alone_correct=_mean(c.alone_correct for c in convs if c.alone_correct is not None),
+        alone_cases=sum(c.alone_correct is not None for c in convs),
     )
 
 

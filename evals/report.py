@@ -21,6 +21,7 @@ SLICE_COLUMNS = (
     "cases",
     "accuracy",
     "answer.correct",
+    "answer.first_claim",
     "conflict.correct",
     "refusal.precision",
     "refusal.recall",
@@ -31,17 +32,37 @@ SLICE_COLUMNS = (
     "citations.recall",
     "latency.total_s.p50",
 )
+CONVERSATION_COLUMNS = (
+    "cases",
+    "accuracy",
+    "answer.correct",
+    "answer.first_claim",
+    "refusal.recall",
+    "refusal.over_refusal",
+    "context.used_when_needed",
+    "context.alone_when_standalone",
+    "context.correct_alone",
+)
 LOWER_IS_BETTER = ("latency.", "refusal.over_refusal")
 COUNTS = ("cases", "citations.shown", "citations.verifier_checked")
 SLICES = {"by_lang": lambda j: j.lang, "by_mode": lambda j: j.mode, "by_type": lambda j: j.type}
 
 
 def build(records: Sequence[Record], meta: dict) -> dict:
-    """The whole report as one JSON-ready dict: how it was made, the scores, the slices, every case."""
-    judgements = [r.judgement for r in records]
-    out = {"meta": meta, "summary": score(judgements).to_dict()}
+    """The whole report as one JSON-ready dict: how it was made, the scores, the slices, every case.
+
+    ``summary`` and the slices score the single questions; ``conversation`` scores the conversation cases
+    (asked after earlier turns) with the same metrics and the context ones, ``by_kind`` per kind of turn."""
+    single = [r.judgement for r in records if r.judgement.conversation is None]
+    convs = [r.judgement for r in records if r.judgement.conversation is not None]
+    out: dict = {"meta": meta, "summary": score(single).to_dict()}
     for name, key in SLICES.items():
-        out[name] = {group: s.to_dict() for group, s in breakdown(judgements, key).items()}
+        out[name] = {group: s.to_dict() for group, s in breakdown(single, key).items()}
+    if convs:
+        out["conversation"] = score(convs).to_dict()
+        kind = lambda j: j.conversation.kind  # noqa: E731
+        out["by_kind"] = {group: s.to_dict() for group, s in breakdown(convs, kind).items()}
+        out["conversation_by_lang"] = {group: s.to_dict() for group, s in breakdown(convs, lambda j: j.lang).items()}
     out["cases"] = [r.to_dict() for r in records]
     return out
 
@@ -115,10 +136,16 @@ def _summary_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def _slice_rows(report: dict, name: str) -> tuple[list[str], list[list[str]]]:
-    headers = [name.removeprefix("by_")] + list(SLICE_COLUMNS)
-    rows = [[group] + [fmt(c, scores.get(c)) for c in SLICE_COLUMNS] for group, scores in report[name].items()]
+def _slice_rows(report: dict, name: str, columns: Sequence[str] = SLICE_COLUMNS) -> tuple[list[str], list[list[str]]]:
+    headers = [name.removeprefix("by_").removeprefix("conversation_by_")] + list(columns)
+    rows = [[group] + [fmt(c, scores.get(c)) for c in columns] for group, scores in report[name].items()]
     return headers, rows
+
+
+def _conversation_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    """The conversation cases as one row, then a row per kind of turn."""
+    headers, rows = _slice_rows(report, "by_kind", CONVERSATION_COLUMNS)
+    return headers, [["all"] + [fmt(c, report["conversation"].get(c)) for c in CONVERSATION_COLUMNS]] + rows
 
 
 def terminal(report: dict) -> str:
@@ -126,6 +153,8 @@ def terminal(report: dict) -> str:
     m = report["meta"]
     head = f"llm {m['llm']} · k {m['k']} · {report['summary']['cases']} cases · {m['seconds']} s"
     parts = [head, _text_table(*_summary_rows(report)), _text_table(*_slice_rows(report, "by_lang"))]
+    if "conversation" in report:
+        parts.append("conversations (asked after earlier turns):\n" + _text_table(*_conversation_rows(report)))
     fallback = [c for c in report["cases"] if c["answer"]["mode"] != "llm"] if m["llm"] != "none" else []
     if fallback:
         note = next((c["error"] or c["answer"]["note"] for c in fallback if c["error"] or c["answer"]["note"]), None)
@@ -141,7 +170,8 @@ def markdown(report: dict) -> str:
     parts = [
         "# Evaluation report",
         f"`python -m evals` · llm **{m['llm']}** ({m.get('llm_status')}) · k {m['k']} · "
-        f"{report['summary']['cases']} cases from `{Path(m['cases_file']).name}`"
+        f"{report['summary']['cases']} cases from "
+        + ", ".join(f"`{Path(f).name}`" for f in str(m["cases_file"]).split(", "))
         + (f" · language {m['lang']}" if m.get("lang") else "")
         + (f" · first {m['limit']}" if m.get("limit") else "")
         + f" · {m['seconds']} s · commit {m.get('commit') or '?'} · {m['started']} · embedder {m.get('embedder')}",
@@ -157,6 +187,19 @@ def markdown(report: dict) -> str:
         _md_table(*_slice_rows(report, "by_mode")),
         "## By case type",
         _md_table(*_slice_rows(report, "by_type")),
+    ]
+    if "conversation" in report:
+        parts += [
+            "## Conversations",
+            "Each conversation case is asked after its earlier questions, with the real answers as history. "
+            "*context.used_when_needed*: of the questions that need the earlier turns, the share searched with "
+            "them; *context.alone_when_standalone*: of those that stand alone, the share searched alone; "
+            "*context.correct_alone*: the self-contained ones asked again with no history (compare with accuracy).",
+            _md_table(*_conversation_rows(report)),
+            "### Conversations by question language",
+            _md_table(*_slice_rows(report, "conversation_by_lang", CONVERSATION_COLUMNS)),
+        ]
+    parts += [
         "## Cases",
         _md_table(
             ["", "id", "lang", "type", "mode", "why"],

@@ -82,7 +82,9 @@ def open_assistant(store: Path, llm: str | None) -> Assistant:
 
 
 def ask_all(assistant: Asker, cases: Sequence[Case], k: int, progress: bool = True) -> list[Record]:
-    """Ask every case's question (one at a time, no history) and judge the answer.
+    """Ask every case's question and judge the answer: a single question with no history; a conversation case
+    after its earlier questions, each asked in turn with the real answers before it as history (as the page
+    and the chat API send them), and, when it stands alone, once more with no history to compare.
 
     A :class:`QAError` from ``ask`` (say, a question the library rejects) is recorded as a failed case with
     its message, so one bad case cannot hide the scores of the others; any other exception is a bug and stops.
@@ -92,12 +94,19 @@ def ask_all(assistant: Asker, cases: Sequence[Case], k: int, progress: bool = Tr
     bar = tqdm(cases, desc="evals", unit="case", disable=not progress or None)
     for case in bar:
         error = None
+        history: list[dict] = []
+        alone = None
         try:
-            answer = assistant.ask(case.question, k=k)
+            for earlier in case.history:
+                said = assistant.ask(earlier, k=k, history=list(history))
+                history += [{"role": "user", "content": earlier}, {"role": "assistant", "content": said.text}]
+            answer = assistant.ask(case.question, k=k, history=history or None)
+            if case.history and not case.needs_context:
+                alone = assistant.ask(case.question, k=k)
         except QAError as e:
             error = str(e)
             answer = Answer(question=case.question, text="", refused=False, mode=AnswerMode.ERROR, note=error)
-        judgement = judge(case, answer)
+        judgement = judge(case, answer, alone)
         right += judgement.correct
         records.append(Record(case, answer, judgement, error))
         bar.set_postfix(correct=f"{right}/{len(records)}")
@@ -106,7 +115,7 @@ def ask_all(assistant: Asker, cases: Sequence[Case], k: int, progress: bool = Tr
 
 def meta(
     assistant: Assistant,
-    cases_file: Path,
+    cases_file: str,
     k: int,
     lang: str | None,
     limit: int | None,
@@ -121,7 +130,7 @@ def meta(
         "llm_status": assistant.llm_status(),
         "k": k,
         "embedder": assistant.embedder.name,
-        "cases_file": str(cases_file),
+        "cases_file": cases_file,
         "lang": lang,
         "limit": limit,
         "commit": _commit(),
