@@ -4,6 +4,7 @@
                     [--compare OLD.json] [--baseline FILE | --write-baseline FILE] [--store DIR] [--cases FILE]
     python -m evals xquad ...     cross-lingual retrieval on XQuAD; --answers: answer selection (evals/xquad.py)
     python -m evals train-selector ...  the answer selector's weights from XQuAD articles 0-35
+    python -m evals train-followup ...  the follow-up classifier's weights (qa/resolve.py)
     python -m evals bench ...     speed and scale (evals/bench/)
     python -m evals loadtest ...  many chat sessions at once against the page (evals/loadtest.py; old name: load)
 
@@ -39,6 +40,7 @@ SUBCOMMANDS = {
     "loadtest": "evals.loadtest",
     "load": "evals.loadtest",
     "train-selector": "evals.train_selector",
+    "train-followup": "evals.train_followup",
 }
 REGRESSION = 3
 BASELINE_ABOUT = (

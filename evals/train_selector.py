@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from evals.logistic import fit, youden_threshold
 from evals.selection import TRAIN_ARTICLES, Pool, design, pools, questions, read, sentences
 from evals.xquad import DEFAULT_DATA, spread
 from qa.config import Config, offline_environment
@@ -60,45 +59,11 @@ def training_pools(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tu
     return answerable, removed + off_topic
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS, lr: float = LEARNING_RATE) -> np.ndarray:
-    """Weighted logistic regression by full-batch Adam on standardised features; weights for raw features."""
-    bias = SCALAR_FEATURES.index("bias")
-    mean, std = x.mean(0), x.std(0)
-    mean[bias], std[bias] = 0.0, 1.0
-    std[std < 1e-8] = 1.0
-    z = ((x - mean) / std).astype(np.float64)
-    sample = np.where(y > 0, POSITIVE_WEIGHT, 1.0)
-    sample /= sample.sum()
-    w = np.zeros(z.shape[1])
-    m = np.zeros_like(w)
-    v = np.zeros_like(w)
-    for t in range(1, steps + 1):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        grad = z.T @ (sample * (p - y)) + l2 * np.where(np.arange(len(w)) == bias, 0.0, w)
-        m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad * grad
-        w -= lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-    raw = w / std
-    raw[bias] = w[bias] - float((w * mean / std).sum() - w[bias] * mean[bias] / std[bias])
-    return raw.astype(np.float32)
-
-
-def youden_threshold(answerable: list[float], removed: list[float]) -> float:
-    """The probability cut that maximises refusal recall minus over-refusal."""
-    cuts = sorted(set(answerable) | set(removed))
-    best, best_j = 0.5, -1.0
-    for c in cuts:
-        j = sum(1 for x in removed if x < c) / len(removed) - sum(1 for x in answerable if x < c) / len(answerable)
-        if j > best_j:
-            best, best_j = c, j
-    return float(best)
-
-
 def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selector, dict]:
     t0 = time.perf_counter()
     answerable, removed = training_pools(embedder, data, langs)
     x, y = design(answerable + removed)
-    weights = fit(x, y)
+    weights = fit(x, y, SCALAR_FEATURES.index("bias"), L2, STEPS, LEARNING_RATE, POSITIVE_WEIGHT)
     probe = Selector(weights, 0.5)
     best = lambda pool: probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).top_score  # noqa: E731
     threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])

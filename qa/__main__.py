@@ -25,6 +25,7 @@ from qa.export import answer_markdown, citation_extras
 from qa.filters import Filters, undated_note
 from qa.llm.files import ensure_model
 from qa.llm.shared import stop_all
+from qa.strings import say
 
 if TYPE_CHECKING:  # loads the store, the embedder and the models: imported in main() once a command needs it
     from qa.answer import Assistant
@@ -148,7 +149,7 @@ def _print_answer(answer) -> None:
         f"{answer.timings.get('total_s', 0):.1f} s)"
     )
     if answer.rewritten:
-        print(f"searched for: {answer.rewritten}")
+        print(f"{say('searched_for', answer.lang)} {answer.rewritten}")
     if answer.note:
         print(f"note: {answer.note}")
     shown = answer.citations or []

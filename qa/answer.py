@@ -25,9 +25,11 @@ from qa.filters import Filters, day_number
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import phrase
+from qa.resolve import Resolver
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import Candidate, Selection, Selector
 from qa.store import Store, open_store
+from qa.strings import say
 from qa.text import detect_language, normalize_numbers
 from qa.times import annotate, relative_times
 from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing, Reprint, reprints_from_metadata
@@ -43,18 +45,6 @@ ALSO_SHARE = 0.3
 # Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
 # later article's is quoted first (measured in docs/decisions.md).
 SAME_FACT = 0.93
-CONTEXT_SHARE = 0.9  # a follow-up searched with the previous question needs this share of the best score alone
-REFUSAL_TEXT = {
-    "en": "The articles do not say.",
-    "fr": "Les articles ne le disent pas.",
-    "de": "Die Artikel sagen das nicht.",
-    "it": "Gli articoli non lo dicono.",
-    "es": "Los artículos no lo dicen.",
-    "sq": "Artikujt nuk e thonë këtë.",
-    "ar": "لا تذكر المقالات ذلك.",
-    "pt": "Os artigos não dizem isso.",
-    "ru": "В статьях об этом не сказано.",
-}
 
 
 @dataclass(frozen=True)
@@ -101,7 +91,13 @@ class Stats:
 
 class Assistant:
     def __init__(
-        self, config: Config, embedder: Embedder, store: Store, llm: LLM | None = None, selector: Selector | None = None
+        self,
+        config: Config,
+        embedder: Embedder,
+        store: Store,
+        llm: LLM | None = None,
+        selector: Selector | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.config = config
         self.embedder = embedder
@@ -109,6 +105,7 @@ class Assistant:
         self.llm = llm
         self.retriever = Retriever(store, embedder)
         self.selector = selector or Selector.load()
+        self.resolver = resolver or Resolver.load()
 
     @classmethod
     def from_env(cls, create: bool = False, **overrides) -> Assistant:
@@ -121,7 +118,7 @@ class Assistant:
 
     def without_llm(self) -> Assistant:
         """The same store and embedder, answering extractively (quotes only)."""
-        return Assistant(self.config, self.embedder, self.store, llm=None, selector=self.selector)
+        return Assistant(self.config, self.embedder, self.store, None, self.selector, self.resolver)
 
     def start_llm(self) -> None:
         """Prepare and start the local model now (e.g. while a page loads) instead of on the first question."""
@@ -178,20 +175,18 @@ class Assistant:
         q, k = check_question(question), check_k(k)
         where = Filters.of(since, until, sources, langs).where()
         lang = detect_language(q, short=True)
-        previous = _previous_question(history)
-        searched = q
-        passages, pool, selection = self._select(q, k, where, lang)
-        if previous:
-            # A follow-up ("e quanti feriti?", "and in Kyiv?") may lean on the previous question: it is also
-            # searched together with it, and that reading wins unless the question alone finds a clearly
-            # better answer (``CONTEXT_SHARE``): in a conversation, context is the better prior. No word list
-            # decides what is a follow-up, so this works in any language.
-            joined = self._select(f"{previous} {q}", k, where, lang)
-            if joined[2].answered and joined[2].top_score >= CONTEXT_SHARE * selection.top_score:
-                searched = f"{previous} {q}"
-                passages, pool, selection = joined
+        # In a conversation, a question is searched exactly as if asked alone unless it leans on the question
+        # before it ("and in Kyiv?"); then it is searched joined with that one (``qa.resolve``).
+        resolution = self.resolver.resolve(q, history, self.embedder.queries)
+        searched = resolution.searched
+        passages, pool, selection = self._select(searched, k, where, lang)
+        if resolution.maybe and resolution.joined and not selection.answered:
+            # It may lean on the conversation, and alone it finds no answer: searched with it, kept if answered.
+            joined = self._select(resolution.joined, k, where, lang)
+            if joined[2].answered:
+                searched, (passages, pool, selection) = resolution.joined, joined
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
-        base = dict(question=q, passages=passages, rewritten=searched if searched != q else None)
+        base = dict(question=q, passages=passages, rewritten=searched if searched != q else None, lang=lang)
 
         def done(answer: Answer) -> Answer:
             answer.timings.update(timings, total_s=round(time.perf_counter() - t0, 3))
@@ -264,7 +259,7 @@ class Assistant:
 
     def _refusal(self, lang: str | None, why: str, base: dict) -> Answer:
         return Answer(
-            text=REFUSAL_TEXT.get(lang or "en", REFUSAL_TEXT["en"]),
+            text=say("refusal", lang),
             refused=True,
             mode=AnswerMode.LLM if self.llm else AnswerMode.EXTRACTIVE,
             citations=[],
@@ -447,10 +442,3 @@ def _adds(sentence: str, quoted: str) -> bool:
     words = {w.casefold() for w in re.findall(r"[^\W\d_]{4,}", sentence)}
     known = {w.casefold() for w in re.findall(r"[^\W\d_]{4,}", quoted)}
     return len(words - known) > len(words) / 2
-
-
-def _previous_question(history: list[dict] | None) -> str | None:
-    """The last question of the conversation, if any."""
-    contents = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "user"]
-    previous = [p.strip() for p in contents if isinstance(p, str) and p.strip()]
-    return previous[-1] if previous else None

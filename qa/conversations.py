@@ -161,6 +161,7 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
         rewritten=data.get("rewritten"),
         note=data.get("note"),
         phrasing=Phrasing(**phrasing) if phrasing else None,
+        lang=data.get("lang"),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from qa.strings import say
 from qa.types import Answer, AnswerMode, Citation
 
 
@@ -18,7 +19,7 @@ def answer_markdown(answer: Answer, heading: str = "##") -> str:
     """One question and its answer: the text with its ``[n]`` markers, a status line, then the sources."""
     lines = [f"{heading} {_one_line(answer.question)}", ""]
     if answer.rewritten and answer.rewritten.strip() != answer.question.strip():
-        lines += [f"*Searched for:* {_one_line(answer.rewritten)}", ""]
+        lines += [f"*{say('searched_for', answer.lang)}* {_one_line(answer.rewritten)}", ""]
     lines += [answer.text, ""]
     if answer.refused:
         lines += ["*Not answered: the articles do not say.*", ""]

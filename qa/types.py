@@ -185,6 +185,7 @@ class Answer:
     rewritten: str | None = None  # the stand-alone question searched for, when history changed it
     note: str | None = None  # why the answer is extractive or refused, e.g. the LLM's failure
     phrasing: Phrasing | None = None  # the model's words shown before the quote, when they held up
+    lang: str | None = None  # the question's language (ISO 639-1), which the assistant's own words are in
 
     def to_dict(self) -> dict:
         return {
@@ -199,6 +200,7 @@ class Answer:
             "rewritten": self.rewritten,
             "note": self.note,
             "phrasing": self.phrasing.to_dict() if self.phrasing else None,
+            "lang": self.lang,
         }
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from qa.answer import ArticleInfo
 from qa.conversations import Conversation
 from qa.export import answer_markdown, citation_extras
+from qa.strings import say
 from qa.types import Answer, AnswerMode, Citation, Passage
 
 RTL_LANGS = {"ar", "fa", "he", "ur", "ps", "yi", "dv", "ku", "sd", "ug"}
@@ -91,7 +92,8 @@ def render_answer(answer: Answer, turn: int) -> str:
     kind = "qa-refused" if answer.refused else ("qa-extractive" if extractive else "qa-llm")
     parts = [f'<div class="qa-answer {kind}">']
     if answer.rewritten and answer.rewritten.strip() != answer.question.strip():
-        parts.append(f'<div class="qa-rewritten">Searched for: <q dir="auto">{esc(answer.rewritten)}</q></div>')
+        said = esc(say("searched_for", answer.lang))
+        parts.append(f'<div class="qa-rewritten" dir="auto">{said} <q dir="auto">{esc(answer.rewritten)}</q></div>')
     if answer.refused:
         parts.append('<div class="qa-badge qa-badge-refused">Not answered: the articles do not say</div>')
     elif extractive:

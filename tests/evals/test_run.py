@@ -11,24 +11,27 @@ import pytest
 import evals.__main__ as cli
 from evals import gate as gt
 from evals import report as rep
-from evals.dataset import CASES_FILE, load_cases
+from evals.dataset import CASES_FILE, CONVERSATIONS_FILE, load_cases
 from evals.run import ask_all, select
 from qa.config import BUNDLED_ARTICLES
 from qa.errors import InputError
 from qa.types import Answer, Citation, Passage
 
 CASES = load_cases(CASES_FILE)
+CONVERSATIONS = load_cases(CONVERSATIONS_FILE)
 TIMES = {"retrieve_s": 0.02, "first_token_s": 0.1, "total_s": 0.3}
 
 
 class FakeAssistant:
-    """Answers like a perfect system: the gold answer citing the gold articles, or a refusal.
+    """Answers like a perfect system: the gold answer citing the gold articles, or a refusal; in a conversation
+    it searches a follow-up as its gold stand-alone question, and anything else alone. A question of no case
+    (an earlier turn of a conversation case) is refused.
 
     ``refuse_all`` makes it refuse everything; ``fail`` lists questions whose ``ask`` raises.
     """
 
     def __init__(self, refuse_all: bool = False, fail: tuple[str, ...] = (), llm: str = "none") -> None:
-        self.by_question = {c.question: c for c in CASES}
+        self.by_question = {c.question: c for c in [*CASES, *CONVERSATIONS]}
         self.refuse_all, self.fail = refuse_all, fail
         self.asked: list[tuple[str, int]] = []
         self.closed = False
@@ -45,7 +48,10 @@ class FakeAssistant:
         self.asked.append((question, k))
         if question in self.fail:
             raise InputError("the question is too long")
-        case = self.by_question[question]
+        case = self.by_question.get(question)
+        if case is None:
+            return Answer(question=question, text="The articles do not say.", refused=True, mode="extractive")
+        rewritten = case.standalone if history and case.needs_context else None
         passages = [
             Passage(
                 id=s,
@@ -67,6 +73,7 @@ class FakeAssistant:
                 passages=passages,
                 timings=dict(TIMES),
                 note="nothing close enough",
+                rewritten=rewritten,
             )
         marks = "".join(f"[{n}]" for n in range(1, len(passages) + 1))
         cites = [
@@ -81,6 +88,7 @@ class FakeAssistant:
             citations=cites,
             passages=passages,
             timings=dict(TIMES),
+            rewritten=rewritten,
         )
 
 
@@ -157,7 +165,9 @@ def test_the_gate_fails_a_metric_that_lost_more_than_one_case_and_names_the_case
     fake()
     assert cli.main(["--out", str(tmp_path / "good"), "--quiet", "--write-baseline", str(baseline)]) == 0
     stored = json.loads(baseline.read_text(encoding="utf-8"))
-    assert stored["llm"] == "none" and stored["k"] == 5 and set(stored["cases"]) == {c.id for c in CASES}
+    assert stored["llm"] == "none" and stored["k"] == 5
+    assert set(stored["cases"]) == {c.id for c in [*CASES, *CONVERSATIONS]}
+    assert stored["cases"]["conv-kyiv-toll-en"]["context.used_when_needed"] == 1.0
     assert stored["measured"]["accuracy"] == 1.0
     assert cli.main(["--out", str(tmp_path / "same"), "--quiet", "--baseline", str(baseline)]) == 0
     assert "no metric lost more than 1 case" in capsys.readouterr().out
@@ -178,6 +188,7 @@ def test_the_gate_fails_a_metric_that_lost_more_than_one_case_and_names_the_case
     assert "evals: regression: accuracy:" in captured.err and "evals: regression: refusal.recall" not in captured.err
     answerable = [c.id for c in CASES if not c.refuse]
     assert f"lost: {', '.join(sorted(answerable))}" in captured.err
+    assert "evals: regression: conversation.accuracy:" in captured.err
     assert "compared with" in captured.out and "worse" in captured.out
 
 
@@ -318,7 +329,7 @@ def test_a_malformed_baseline_is_refused(tmp_path, content):
 def test_the_committed_baseline_is_valid():
     b = gt.load_baseline(Path(cli.__file__).parent / "baseline.json")
     assert b.llm == "none" and all(0 <= v <= 1 for case in b.cases.values() for v in case.values())
-    assert set(b.cases) == {c.id for c in CASES}
+    assert set(b.cases) == {c.id for c in [*CASES, *CONVERSATIONS]}
 
 
 @pytest.mark.slow
@@ -349,9 +360,10 @@ def test_a_real_extractive_run(tmp_path):
 def test_a_run_that_fell_back_from_the_llm_says_so(fake, tmp_path, capsys):
     fake()
     assert cli.main(["--llm", "local", "--out", str(tmp_path), "--quiet"]) == 0
-    refusals = sum(c.refuse for c in CASES)  # the fake refuses extractively
+    everything = [*CASES, *CONVERSATIONS]
+    refusals = sum(c.refuse for c in everything)  # the fake refuses extractively
     assert (
-        f"warning: {refusals} of {len(CASES)} answers did not come from the LLM (--llm local; llm status: fake); "
+        f"warning: {refusals} of {len(everything)} answers did not come from the LLM (--llm local; llm status: fake); "
         "e.g. nothing close enough"
     ) in capsys.readouterr().out
 

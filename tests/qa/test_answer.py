@@ -16,10 +16,12 @@ from ingest.sync import sync
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES
 from qa.errors import InputError, LLMError
+from qa.export import answer_markdown
 from qa.llm import OpenAILLM
 from qa.process import free_port
 from qa.store import open_store
 from qa.types import Answer, Phrasing
+from qa.web.render import render_answer
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 
@@ -204,10 +206,33 @@ def test_follow_up_is_searched_with_the_previous_question(assistant):
     assert any(p.source.startswith("002_") for p in a.passages[:2])
 
 
-def test_a_new_question_in_a_conversation_is_answered_on_its_own(assistant):
+def test_a_new_question_in_a_conversation_is_answered_exactly_as_if_asked_alone(assistant):
     history = [{"role": "user", "content": "How many people were killed in the missile attack on Dnipro?"}]
-    a = assistant.ask("Which US envoy does Zelenskyy say is heading to Kyiv?", history=history)
+    question = "Which US envoy does Zelenskyy say is heading to Kyiv?"
+    a = assistant.ask(question, history=history)
     assert not a.refused and "Kellogg" in a.citations[0].quote, a.text
+    alone = assistant.ask(question)
+    assert a.rewritten is None and (a.text, a.citations) == (alone.text, alone.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who won the 2022 World Cup?", "Qual è la capitale della Slovenia?", "Wie wird morgen das Wetter in Berlin?"],
+)
+def test_an_off_topic_question_after_an_on_topic_one_is_refused(assistant, question):
+    history = [
+        {"role": "user", "content": "What did Zelenskyy say about North Korean troops in Kursk?"},
+        {"role": "assistant", "content": "«… North Korean troops are back on the front line in Kursk …» [1]"},
+    ]
+    a = assistant.ask(question, history=history)
+    assert a.refused and a.rewritten is None and not a.citations, a.text
+
+
+def test_the_searched_words_are_labelled_in_the_question_s_language(assistant):
+    history = [{"role": "user", "content": "Quante persone sono state uccise nell'attacco missilistico su Dnipro?"}]
+    a = assistant.ask("E quanti sono i feriti?", history=history)
+    assert a.rewritten and a.lang == "it"
+    assert "Cercato:" in render_answer(a, 0) and "*Cercato:*" in answer_markdown(a)
 
 
 INJECTION = """Breaking: Ministry statement on North Korean troops

@@ -100,7 +100,7 @@ def test_follow_up_sends_the_plain_text_history(assistant):
     steps = run(
         page_on(assistant).respond("e i feriti?", [{"role": "user", "content": "x"}], history, [("q", "")], 5, "llm")
     )
-    assert f'Searched for: <q dir="auto">{KILLED} e i feriti?' in steps[-1][1][-1]["content"]
+    assert f'Cercato: <q dir="auto">{KILLED} e i feriti?' in steps[-1][1][-1]["content"]  # in the question's language
     assert 'href="#src-2-' in steps[-1][1][-1]["content"]
 
 

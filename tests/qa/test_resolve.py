@@ -1,0 +1,87 @@
+"""qa/resolve.py: a question is searched alone unless it leans on the one before it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.resolve import SCALARS, WEIGHTS, Resolver, user_questions
+
+HISTORY = [
+    {"role": "user", "content": "How many people were killed in the missile attack on Dnipro?"},
+    {"role": "assistant", "content": "«… three people were killed …» [1]"},
+]
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Resolver:
+    return Resolver.load()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "And in Kyiv?",
+        "E quanti sono i feriti?",
+        "Et selon qui ?",
+        "Und wer hat das gesagt?",
+        "¿Y por qué?",
+        "Po sa prej tyre u plagosën?",
+        "وكم منهم أصيبوا؟",
+    ],
+)
+def test_an_elliptical_question_is_searched_with_the_one_before(resolver, embedder, question):
+    r = resolver.resolve(question, HISTORY, embedder.queries)
+    assert r.used_context and r.searched == f"{HISTORY[0]['content']} {question}" and r.rewritten == r.searched
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which US envoy does Zelenskyy say is heading to Kyiv?",
+        "Who won the 2022 World Cup?",
+        "Qual è la capitale della Slovenia?",
+        "Wie viel Geld stellen die G7-Staaten der Ukraine zur Verfügung?",
+        "ما هي عاصمة أستراليا؟",
+    ],
+)
+def test_a_question_that_stands_alone_is_searched_as_asked(resolver, embedder, question):
+    r = resolver.resolve(question, HISTORY, embedder.queries)
+    assert not r.used_context and r.searched == question and r.rewritten is None
+    assert r.joined == f"{HISTORY[0]['content']} {question}"
+
+
+def test_without_history_nothing_is_joined(resolver, embedder):
+    for history in (None, [], [{"role": "assistant", "content": "Hello"}], [{"role": "user", "content": "  "}]):
+        r = resolver.resolve("And in Kyiv?", history, embedder.queries)
+        assert r.searched == "And in Kyiv?" and not r.used_context and r.joined is None and not r.maybe
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_topic(resolver, embedder):
+    history = [*HISTORY, {"role": "user", "content": "And in Kyiv?"}, {"role": "assistant", "content": "…"}]
+    r = resolver.resolve("How many of them were children?", history, embedder.queries)
+    assert r.used_context and r.searched.startswith(HISTORY[0]["content"]) and "And in Kyiv?" in r.searched
+
+
+def test_user_questions_skips_what_is_not_a_user_turn():
+    history = [{"role": "user", "content": " a "}, {"role": "assistant", "content": "b"}, "junk", {"role": "user"}]
+    assert user_questions(history) == ["a"]  # type: ignore[list-item]
+
+
+def test_the_shipped_weights_match_the_features_and_say_how_they_were_trained():
+    doc = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    r = Resolver.load()
+    assert r.weights.shape == (384 + len(SCALARS),) and 0 < r.maybe_threshold <= r.threshold < 1
+    assert doc["training"]["source"].startswith("XQuAD") and "36-47 never read" in doc["training"]["source"]
+    assert np.isfinite(r.weights).all()
+
+
+def test_weights_of_other_features_are_refused(tmp_path):
+    doc = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    doc["scalars"] = ["bias"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="trained with other features"):
+        Resolver.load(path)
