@@ -430,6 +430,13 @@ class Judgement:
     timings: dict[str, float | None] = field(default_factory=dict)
     first_claim: bool | None = None  # every key fact in the answer's first claim (answerable cases)
     conversation: ContextResult | None = None
+    confidence: float | None = None  # the answer's own calibrated confidence (None: refused, or not given)
+
+    @property
+    def right_first(self) -> bool:
+        """What the answer's confidence claims: its first claim holds the facts (an answer to a question that
+        must be refused never does)."""
+        return bool(self.first_claim) and not self.should_refuse
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -469,6 +476,60 @@ def judge(case: Case, answer: Answer, alone: Answer | None = None) -> Judgement:
         if case.refuse or case.type == "conflict"
         else (not answer.refused and key_facts(first_claim(answer.text), case.facts).correct),
         conversation=context(case, answer, alone),
+        confidence=None if answer.refused else answer.confidence,
+    )
+
+
+CONFIDENT = 0.5  # the answer's own threshold for "likely right" (qa.answer.UNCERTAIN)
+BINS = 10
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How far an answer's stated confidence can be trusted, over the answers that state one.
+
+    ECE: the gap between stated confidence and the share right (first claim holds the facts), averaged over
+    ten equal-width bins weighted by their answers. Risk and coverage: of the answers stated as likely right
+    (confidence >= ``CONFIDENT``), the share right; and the share of answerable questions that got one.
+    """
+
+    answers: int
+    ece: float | None
+    confident: int
+    confident_right: float | None
+    coverage: float | None
+    bins: tuple[tuple[float, float, int], ...]  # per bin: mean confidence, share right, answers
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {
+            "confidence.answers": self.answers,
+            "confidence.ece": self.ece,
+            "confidence.confident": self.confident,
+            "confidence.confident_right": self.confident_right,
+            "confidence.coverage": self.coverage,
+        }
+
+
+def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
+    stated = [j for j in judgements if j.confidence is not None]
+    if not stated:
+        return None
+    bins = []
+    for b in range(BINS):
+        inside = [j for j in stated if min(int(j.confidence * BINS), BINS - 1) == b]  # type: ignore[operator]
+        if inside:
+            conf = sum(j.confidence for j in inside) / len(inside)  # type: ignore[misc]
+            bins.append((round(conf, 4), round(sum(j.right_first for j in inside) / len(inside), 4), len(inside)))
+    ece = sum(n * abs(c - r) for c, r, n in bins) / len(stated)
+    confident = [j for j in stated if j.confidence >= CONFIDENT]  # type: ignore[operator]
+    answerable = [j for j in judgements if not j.should_refuse and j.type != "conflict"]
+    return Calibration(
+        answers=len(stated),
+        ece=round(ece, 4),
+        confident=len(confident),
+        confident_right=_mean(j.right_first for j in confident),
+        coverage=_mean(j.confidence is not None and j.confidence >= CONFIDENT for j in answerable),
+        bins=tuple(bins),
     )
 
 
@@ -500,6 +561,7 @@ class Scores:
     context_cases: int = 0
     alone_correct: float | None = None  # self-contained conversation questions: right when asked alone
     alone_cases: int = 0
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, float | int | None]:
         out: dict[str, float | int | None] = {
@@ -525,6 +587,8 @@ class Scores:
             "citations.verifier_agreement": self.verifier_agreement,
             "citations.verifier_checked": self.verifier_checked,
         }
+        if self.calibration is not None:
+            out |= self.calibration.to_dict()
         if self.context_cases:
             out |= {
                 "context.used_when_needed": self.context_needed,
@@ -573,6 +637,7 @@ def score(judgements: Sequence[Judgement]) -> Scores:
         context_cases=len(convs),
         alone_correct=_mean(c.alone_correct for c in convs if c.alone_correct is not None),
         alone_cases=sum(c.alone_correct is not None for c in convs),
+        calibration=calibration(judgements),
     )
 
 

@@ -21,13 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from evals.logistic import fit, youden_threshold
 from evals.selection import TRAIN_ARTICLES, Pool, design, pools, questions, read, sentences
 from evals.xquad import DEFAULT_DATA, spread
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
 from qa.errors import QAError
-from qa.select import INTERACTIONS, SCALAR_FEATURES, WEIGHTS, Selector
+from qa.select import INTERACTIONS, SCALAR_FEATURES, WEIGHTS, Selector, confidence_features
 
 LANGS = ("en", "es", "de", "ru", "ar", "zh")
 L2 = 1e-3
@@ -35,6 +37,7 @@ STEPS = 600
 LEARNING_RATE = 0.05
 OFF_TOPIC_EVERY = 2  # one question in this many also gets a pool without its whole article
 PER_PAIR = 400  # questions per language pair, evenly spread over the training articles
+CALIBRATION_STEPS = 2000
 POSITIVE_WEIGHT = 3.0  # one answer sentence per pool of 8: weigh it up so the scores spread
 
 
@@ -67,6 +70,7 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
     probe = Selector(weights, 0.5)
     best = lambda pool: probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).top_score  # noqa: E731
     threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])
+    calibration = calibrate(probe, answerable, removed)
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
         "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
@@ -81,7 +85,20 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         "positive_weight": POSITIVE_WEIGHT,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    return Selector(weights, threshold), card
+    return Selector(weights, threshold, calibration), card
+
+
+def calibrate(probe: Selector, answerable: list[Pool], removed: list[Pool]) -> np.ndarray:
+    """Weights mapping a selection's ``confidence_features`` to the probability that its first choice is the
+    answer's sentence (Platt scaling, unweighted: the training pools' own mix of answerable and removed ones)."""
+    rows, right = [], []
+    for pool, has_answer in [(p, True) for p in answerable] + [(p, False) for p in removed]:
+        s = probe.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+        if s.order:
+            rows.append(confidence_features(s.scores))
+            right.append(float(has_answer and bool(pool.labels[s.order[0]])))
+    x, y = np.asarray(rows), np.asarray(right)
+    return fit(x, y, 2, 1e-4, CALIBRATION_STEPS, LEARNING_RATE, 1.0).astype(np.float64)
 
 
 def write(selector: Selector, card: dict, out: Path) -> None:
@@ -90,6 +107,7 @@ def write(selector: Selector, card: dict, out: Path) -> None:
         "features": list(SCALAR_FEATURES),
         "interactions": list(INTERACTIONS),
         "threshold": selector.threshold,
+        "calibration": None if selector.calibration is None else [round(float(w), 6) for w in selector.calibration],
         "training": card,
         "weights": [round(float(w), 6) for w in selector.weights],
     }

@@ -42,6 +42,9 @@ POOL = 8  # candidate sentences the selector reads (the answer's sentence is amo
 # on the eval cases 0.3 of the best stated every key fact for 0.571 of answerable questions, the selector's
 # threshold 0.529; a second quote from another article must also clear the threshold (docs/decisions.md).
 ALSO_SHARE = 0.3
+# Below this calibrated confidence the answer opens with "Uncertain:" (in the question's language) and the model
+# writes no answer line: the quote is shown for what it is, a sentence that may not answer the question.
+UNCERTAIN = 0.5
 # Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
 # later article's is quoted first (measured in docs/decisions.md).
 SAME_FACT = 0.93
@@ -209,6 +212,9 @@ class Assistant:
             )
             return
         quoted = self._quote(selection, pool, passages, base)
+        if quoted.confidence is not None and quoted.confidence < UNCERTAIN:
+            yield done(replace(quoted, text=f"{say('uncertain', lang)} {quoted.text}"))
+            return
         if self.llm is None:
             yield done(quoted)
             return
@@ -329,6 +335,7 @@ class Assistant:
             dropped=0,
             note=None,
             timings={},
+            confidence=selection.confidence,
             **base,
         )
 

@@ -162,6 +162,7 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
         note=data.get("note"),
         phrasing=Phrasing(**phrasing) if phrasing else None,
         lang=data.get("lang"),
+        confidence=data.get("confidence"),
     )
 
 

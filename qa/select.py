@@ -72,14 +72,33 @@ class Candidate:
     passage_score: float
 
 
+def confidence_features(scores: np.ndarray) -> np.ndarray:
+    """What the confidence of a choice is read from: the best candidate's logit, its lead over the second
+    candidate's probability (two close candidates make a choice a coin toss), and a constant."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    top = float(np.clip(ordered[0], 1e-6, 1 - 1e-6)) if len(ordered) else 1e-6
+    second = float(ordered[1]) if len(ordered) > 1 else 0.0
+    return np.array([math.log(top / (1 - top)), top - second, 1.0])
+
+
 @dataclass(frozen=True)
 class Selection:
     """Probabilities that each candidate answers the question, best first as ``order``; ``answered`` is
-    False when no candidate clears the calibrated threshold (the answer is then a refusal)."""
+    False when no candidate clears the calibrated threshold (the answer is then a refusal). ``confidence``
+    is the calibrated probability that the first choice answers the question."""
 
     scores: np.ndarray
     order: list[int]
     threshold: float
+    calibration: np.ndarray | None = None  # weights over ``confidence_features``
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability that the first choice answers the question, calibrated on the training pools (None
+        when there is no candidate or no calibration)."""
+        if not self.order or self.calibration is None:
+            return None
+        return float(1.0 / (1.0 + math.exp(-float(confidence_features(self.scores) @ self.calibration))))
 
     @property
     def top_score(self) -> float:
@@ -149,13 +168,15 @@ class Selector:
 
     weights: np.ndarray
     threshold: float
+    calibration: np.ndarray | None = None  # ``confidence_features`` -> P(the first choice answers)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Selector:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("features") != list(SCALAR_FEATURES) or data.get("interactions") != list(INTERACTIONS):
             raise ValueError(f"{path} was trained with other features; run `python -m evals train-selector`")
-        return cls(np.asarray(data["weights"], dtype=np.float32), float(data["threshold"]))
+        calibration = np.asarray(data["calibration"], dtype=np.float64) if data.get("calibration") else None
+        return cls(np.asarray(data["weights"], dtype=np.float32), float(data["threshold"]), calibration)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-dots(x, self.weights)))
@@ -163,9 +184,8 @@ class Selector:
     def select(self, question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> Selection:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
         scores = self.probabilities(features(question, qvec, candidates, lang))
-        return Selection(
-            scores=scores, order=[int(i) for i in np.argsort(-scores, kind="stable")], threshold=self.threshold
-        )
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        return Selection(scores=scores, order=order, threshold=self.threshold, calibration=self.calibration)
 
 
 def context_vectors(vectors: np.ndarray, groups: Sequence[int]) -> np.ndarray:

@@ -186,6 +186,9 @@ class Answer:
     note: str | None = None  # why the answer is extractive or refused, e.g. the LLM's failure
     phrasing: Phrasing | None = None  # the model's words shown before the quote, when they held up
     lang: str | None = None  # the question's language (ISO 639-1), which the assistant's own words are in
+    # The calibrated probability that the first quote answers the question (None for a refusal); below
+    # ``qa.answer.UNCERTAIN`` the answer says it is uncertain and shows no answer line.
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -201,6 +204,7 @@ class Answer:
             "note": self.note,
             "phrasing": self.phrasing.to_dict() if self.phrasing else None,
             "lang": self.lang,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 

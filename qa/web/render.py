@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from qa.answer import ArticleInfo
+from qa.answer import UNCERTAIN, ArticleInfo
 from qa.conversations import Conversation
 from qa.export import answer_markdown, citation_extras
 from qa.strings import say
@@ -101,6 +101,8 @@ def render_answer(answer: Answer, turn: int) -> str:
             '<div class="qa-badge qa-badge-extractive">Extractive answer: sentences quoted from the '
             "articles, not written by a language model</div>"
         )
+    if answer.confidence is not None:
+        parts.append(confidence_badge(answer.confidence, answer.lang))
     titles = [p.title or p.source for p in answer.passages]
     text = mark_reckoned(link_markers(paragraphs(esc(answer.text)), turn, len(answer.passages), titles))
     parts.append(f'<div class="qa-text" dir="auto">{text}</div>')
@@ -108,6 +110,17 @@ def render_answer(answer: Answer, turn: int) -> str:
     parts.append(copy_button(answer_markdown(answer)))
     parts.append("</div>")
     return "".join(parts)
+
+
+def confidence_badge(confidence: float, lang: str | None) -> str:
+    """How sure the answer is, in words and a colour; the calibrated figure on hover."""
+    likely = confidence >= UNCERTAIN
+    word = say("likely_right" if likely else "uncertain_badge", lang)
+    kind = "qa-likely" if likely else "qa-uncertain"
+    return (
+        f'<div class="qa-badge qa-confidence {kind}" dir="auto" title="confidence {confidence:.2f}" '
+        f'data-confidence="{confidence:.4f}">{esc(word)}</div>'
+    )
 
 
 def copy_button(markdown: str) -> str:
