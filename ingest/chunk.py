@@ -60,6 +60,7 @@ def chunk(
                 start=s,
                 end=e,
                 title=article.title,
+                label=article.label,
                 date=article.date,
                 lang=article.lang,
             )

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ingest.dates import find_date
 from ingest.pdf import pdf_text
 from qa.errors import FileRejected, InputError
-from qa.text import DATE_LINE, detect_language
+from qa.text import DATE_LINE, detect_language, lead_label
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -167,6 +167,7 @@ def article(
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         title=title,
+        label=title or lead_label(text),
         date=published.iso if published else None,
         lang=detect_language(text),
         date_precision=published.precision if published else None,

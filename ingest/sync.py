@@ -52,6 +52,7 @@ def metadata(p: Passage, article: Article, i: int, n: int, ingested_at: str | No
         "source": p.source,
         "path": p.path,
         "title": p.title,
+        "label": p.label,
         "date": p.date,
         "date_int": day_number(article.date) if article.date else None,
         "date_precision": article.date_precision,
@@ -186,6 +187,9 @@ def _sync(paths, urls, feeds, store, embedder, config, prune, progress, fetcher,
         passages = chunk(article, embedder.token_count)
         if stored.get(article.path) == {p.id for p in passages}:
             report.skipped += 1
+            if article.label and stored_meta.get(article.path, {}).get("label") != article.label:
+                # Stored before articles had labels (or with another one): only the metadata changes.
+                store.annotate(sorted(stored[article.path]), {"label": article.label})
             continue
         todo.append((article, passages))
     bar = tqdm(total=sum(len(ps) for _, ps in todo), unit="passage", desc="ingest", disable=not progress or None)

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 if undated:
                     print(f"note: {undated}\n")
                 for i, p in enumerate(passages, 1):
-                    head = " · ".join(x for x in (p.title, p.date, p.lang) if x)
+                    head = " · ".join(x for x in (p.name if p.name != p.source else None, p.date, p.lang) if x)
                     print(f"[{i}] {p.source}  score {p.score:.3f}  chars {p.start}-{p.end}  {head}")
                     print(textwrap.indent(textwrap.fill(p.text, 100), "    "), end="\n\n")
         elif a.command == "stats":
@@ -156,8 +156,8 @@ def _print_answer(answer) -> None:
     if shown:
         print("\nsources:")
     for c in shown:
-        about = ", ".join(x for x in (c.title, c.date, f"p. {c.page}" if c.page else None, c.lang) if x)
-        print(f"  [{c.n}] {c.source} ({about}) chars {c.start}-{c.end}")
+        about = ", ".join(x for x in (c.source, c.date, f"p. {c.page}" if c.page else None, c.lang) if x)
+        print(f"  [{c.n}] {c.name} ({about}) chars {c.start}-{c.end}")
         print(textwrap.indent(textwrap.fill(f"«{c.quote}»", 96), "      "))
         for line in citation_extras(c):
             print(textwrap.indent(textwrap.fill(line, 96), "      "))

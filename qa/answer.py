@@ -61,12 +61,19 @@ class ArticleInfo:
     lang: str | None
     passages: int
     copies: tuple[Reprint, ...] = ()  # the same story published elsewhere (later, or undated)
+    label: str | None = None  # the title, else the first words of the lead
+
+    @property
+    def name(self) -> str:
+        """The article as people read its name: its label, else its title, else its file or URL."""
+        return self.label or self.title or self.source
 
     def to_dict(self) -> dict:
         return {
             "source": self.source,
             "path": self.path,
             "title": self.title,
+            "label": self.name,
             "date": self.date,
             "lang": self.lang,
             "passages": self.passages,
@@ -320,9 +327,9 @@ class Assistant:
                     extra.append(_citation(s, passages))
                     cited_sources.add(passages[s.n - 1].source)
         if extra:
-            text += " ≠ " + " ".join(
-                f"{c.title or c.source}{', ' + c.date if c.date else ''}: «{annotate(c.quote, c.times)}» [{c.n}]"
-                for c in extra
+            # Sources that disagree, said in words in the question's language, each with its article and date.
+            text += f" {say('other_figures', base['lang'])} " + " ".join(
+                f"{c.name}{', ' + c.date if c.date else ''}: «{annotate(c.quote, c.times)}» [{c.n}]" for c in extra
             )
         citations = chosen + extra
         return Answer(
@@ -353,6 +360,7 @@ class Assistant:
                 lang=ms[0].get("lang"),
                 passages=len(ms),
                 copies=reprints_from_metadata(ms[0].get("copies")),
+                label=ms[0].get("label"),
             )
             for path, ms in by_path.items()
         ]
@@ -380,6 +388,7 @@ def _citation(s: Scored, passages: list[Passage]) -> Citation:
         end=p.start + s.end,
         verified=True,
         title=p.title,
+        label=p.name,
         date=p.date,
         lang=p.lang,
         page=p.page_at(p.start + s.start),

@@ -146,6 +146,7 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
                 start=p["start"],
                 end=p["end"],
                 title=p.get("title"),
+                label=p.get("label"),
                 date=p.get("date"),
                 lang=p.get("lang"),
                 score=p.get("score") or 0.0,

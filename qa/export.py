@@ -34,7 +34,7 @@ def answer_markdown(answer: Answer, heading: str = "##") -> str:
     elif answer.refused and answer.passages:
         lines += ["**Related passages (none of them answers the question)**", ""]
         lines += [
-            f"- [{i}] {_describe(p.title, p.date, p.source)}, characters {p.start}-{p.end}"
+            f"- [{i}] {_describe(p.name, p.date, p.source)}, characters {p.start}-{p.end}"
             for i, p in enumerate(answer.passages, 1)
         ]
         lines.append("")
@@ -55,9 +55,7 @@ def conversation_json(turns: Sequence[Answer], title: str | None = None) -> dict
 
 def _citation_line(c: Citation) -> str:
     check = "" if c.verified else " (not found word for word in the article)"
-    line = (
-        f"- [{c.n}] «{c.quote}» — {_describe(c.title, c.date, c.source, c.page)}, characters {c.start}-{c.end}{check}"
-    )
+    line = f"- [{c.n}] «{c.quote}» — {_describe(c.name, c.date, c.source, c.page)}, characters {c.start}-{c.end}{check}"
     return line + "".join(f"\n  {extra}" for extra in citation_extras(c))
 
 
@@ -73,8 +71,14 @@ def citation_extras(c: Citation) -> list[str]:
     return lines
 
 
-def _describe(title: str | None, date: str | None, source: str, page: int | None = None) -> str:
-    bits = [f"*{_one_line(title)}*" if title else None, date, f"p. {page}" if page else None, f"`{source}`"]
+def _describe(name: str | None, date: str | None, source: str, page: int | None = None) -> str:
+    """An article for the reader: its label in italics (when it has one besides its file name), date, page, file."""
+    bits = [
+        f"*{_one_line(name)}*" if name and name != source else None,
+        date,
+        f"p. {page}" if page else None,
+        f"`{source}`",
+    ]
     return ", ".join(b for b in bits if b)
 
 

@@ -172,6 +172,7 @@ def to_passage(pid: str, text: str, meta: dict, cosine: float) -> Passage:
         start=int(meta["start"]),
         end=int(meta["end"]),
         title=meta.get("title"),
+        label=meta.get("label"),
         date=meta.get("date"),
         lang=meta.get("lang"),
         score=cosine,

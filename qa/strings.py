@@ -10,6 +10,7 @@ from __future__ import annotations
 # "uncertain" opens an answer whose first quote may not answer the question (``qa.answer.UNCERTAIN``).
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
+        "other_figures": "Other sources give other figures:",
         "likely_right": "Likely right",
         "uncertain_badge": "Uncertain: this quote may not answer the question",
         "uncertain": "Uncertain:",
@@ -17,6 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Searched for:",
     },
     "fr": {
+        "other_figures": "D'autres sources donnent d'autres chiffres :",
         "likely_right": "Probablement juste",
         "uncertain_badge": "Incertain : cette citation ne répond peut-être pas à la question",
         "uncertain": "Incertain :",
@@ -24,6 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Recherché :",
     },
     "de": {
+        "other_figures": "Andere Quellen nennen andere Zahlen:",
         "likely_right": "Wahrscheinlich richtig",
         "uncertain_badge": "Unsicher: dieses Zitat beantwortet die Frage vielleicht nicht",
         "uncertain": "Unsicher:",
@@ -31,6 +34,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Gesucht nach:",
     },
     "it": {
+        "other_figures": "Altre fonti danno altre cifre:",
         "likely_right": "Probabilmente giusto",
         "uncertain_badge": "Incerto: questa citazione potrebbe non rispondere alla domanda",
         "uncertain": "Incerto:",
@@ -38,6 +42,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Cercato:",
     },
     "es": {
+        "other_figures": "Otras fuentes dan otras cifras:",
         "likely_right": "Probablemente correcto",
         "uncertain_badge": "Incierto: esta cita quizá no responda a la pregunta",
         "uncertain": "Incierto:",
@@ -45,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Búsqueda:",
     },
     "sq": {
+        "other_figures": "Burime të tjera japin shifra të tjera:",
         "likely_right": "Ka gjasë të jetë e saktë",
         "uncertain_badge": "E pasigurt: ky citat mund të mos i përgjigjet pyetjes",
         "uncertain": "E pasigurt:",
@@ -52,6 +58,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "U kërkua:",
     },
     "ar": {
+        "other_figures": "تذكر مصادر أخرى أرقامًا مختلفة:",
         "likely_right": "على الأرجح صحيح",
         "uncertain_badge": "غير مؤكد: قد لا يجيب هذا الاقتباس عن السؤال",
         "uncertain": "غير مؤكد:",
@@ -59,6 +66,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "تم البحث عن:",
     },
     "pt": {
+        "other_figures": "Outras fontes dão outros números:",
         "likely_right": "Provavelmente certo",
         "uncertain_badge": "Incerto: esta citação pode não responder à pergunta",
         "uncertain": "Incerto:",
@@ -66,6 +74,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "searched_for": "Pesquisado:",
     },
     "ru": {
+        "other_figures": "Другие источники приводят другие цифры:",
         "likely_right": "Вероятно, верно",
         "uncertain_badge": "Не уверен: эта цитата может не отвечать на вопрос",
         "uncertain": "Не уверен:",

@@ -251,3 +251,23 @@ def normalize_numbers(text: str) -> set[str]:
                 n *= 1000
             out.add(str(n))
     return out
+
+
+LABEL_CHARS = 70  # a label made from an article's lead is cut at the last word boundary before this
+
+
+def lead_label(text: str) -> str | None:
+    """A name for an article that has no title: the first words of its lead (after a leading date line), cut at
+    a word boundary with "…" when shortened; None when the text has no words."""
+    body = text.lstrip("\ufeff")
+    if m := DATE_LINE.match(body[:200]):
+        body = body[m.end() :]
+    words = body.split()
+    if not words:
+        return None
+    label = ""
+    for w in words:
+        if len(label) + len(w) + 1 > LABEL_CHARS and label:
+            return label.rstrip(",;:–—-") + "…"
+        label = f"{label} {w}".strip()
+    return label

@@ -52,6 +52,7 @@ class Article:
     feed: str | None = None  # the feed whose entry linked to it
     from_summary: bool = False  # the page could not be fetched: the text is the feed entry's summary
     page_starts: tuple[int, ...] = ()  # a PDF: where each page starts in ``text`` (page 1 at 0)
+    label: str | None = None  # what people read as its name: the title, else the first words of its lead
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ class Passage:
     page: int | None = None  # a PDF's page where the passage starts (1-based)
     page_starts: tuple[int, ...] = ()  # article offsets inside the passage where a later page begins
     copies: tuple[Reprint, ...] = ()  # the article's syndicated copies, published later or undated
+    label: str | None = None  # the article's title, else the first words of its lead (``qa.text.lead_label``)
+
+    @property
+    def name(self) -> str:
+        """The article as people read its name: its label, else its title, else its file or URL."""
+        return self.label or self.title or self.source
 
     def page_at(self, offset: int) -> int | None:
         """The PDF page of an article offset inside this passage (None for other articles)."""
@@ -122,6 +129,7 @@ class Passage:
             "n": n,
             "source": self.source,
             "title": self.title,
+            "label": self.name,
             "date": self.date,
             "lang": self.lang,
             "text": self.text,
@@ -149,6 +157,12 @@ class Citation:
     page: int | None = None  # a PDF's page the quote starts on
     copies: tuple[Reprint, ...] = ()  # where else the story was published (later, or undated)
     times: tuple[TimeRef, ...] = ()  # the quote's relative times, with the dates they mean
+    label: str | None = None  # the article's title, else the first words of its lead
+
+    @property
+    def name(self) -> str:
+        """The article as people read its name: its label, else its title, else its file or URL."""
+        return self.label or self.title or self.source
 
     def to_dict(self) -> dict:
         """As JSON has it (lists, not tuples), so that a citation read back from JSON compares equal."""

@@ -457,7 +457,7 @@ class Page:
                             "Add the 5 bundled demo articles (Arabic, Albanian, English, Italian)", variant="primary"
                         )
                     table = gr.Dataframe(
-                        headers=["File", "Title", "Language", "Date", "Passages", "Also published at"],
+                        headers=["Article", "File or page", "Language", "Date", "Passages", "Also published at"],
                         datatype=["str", "str", "str", "str", "number", "str"],
                         interactive=False,
                         column_widths=["22%", "34%", "7%", "9%", "7%", "21%"],

@@ -103,7 +103,7 @@ def render_answer(answer: Answer, turn: int) -> str:
         )
     if answer.confidence is not None:
         parts.append(confidence_badge(answer.confidence, answer.lang))
-    titles = [p.title or p.source for p in answer.passages]
+    titles = [p.name for p in answer.passages]
     text = mark_reckoned(link_markers(paragraphs(esc(answer.text)), turn, len(answer.passages), titles))
     parts.append(f'<div class="qa-text" dir="auto">{text}</div>')
     parts.append(f'<div class="qa-foot">{esc(answer_footer(answer))}</div>')
@@ -225,12 +225,12 @@ def render_source(p: Passage, n: int, turn: int, citations: list[Citation]) -> s
     spans, unplaced = quote_spans(text, p.start + lead, citations)
     pages = (p.page, p.page_at(p.end - 1))
     page = None if p.page is None else f"p. {p.page}" if pages[0] == pages[1] else f"pp. {pages[0]}–{pages[1]}"
-    meta = " · ".join(x for x in (p.date, page, p.lang, p.source if p.title else None) if x)
+    meta = " · ".join(x for x in (p.date, page, p.lang, p.source if p.name != p.source else None) if x)
     extras = dict.fromkeys(line for c in citations for line in citation_extras(c))
     return (
         f'<details class="qa-src{" qa-cited" if citations else ""}" id="{source_id(turn, n)}" '
         f'data-source="{esc(p.source)}"{" open" if citations else ""}><summary><span class="qa-n">[{n}]</span> '
-        f'<span class="qa-title" dir="auto">{esc(p.title or p.source)}</span> '
+        f'<span class="qa-title" dir="auto">{esc(p.name)}</span> '
         f'<span class="qa-meta" dir="ltr">{esc(meta)}</span></summary>'
         f'<div class="qa-passage" dir="{text_dir(p.lang)}"{lang_attr(p.lang)}>{highlight(text, spans)}</div>'
         + "".join(f'<p class="qa-unplaced" dir="auto">Quoted: “{esc(c.quote)}”</p>' for c in unplaced)
@@ -261,7 +261,7 @@ def render_panel(turns: Sequence[tuple[str, str]]) -> str:
 def article_rows(articles: Iterable[ArticleInfo]) -> list[list[str | int]]:
     """The articles table: one row per article (the table shows its "str" cells as text, not HTML)."""
     return [
-        [a.source, a.title or "", a.lang or "", a.date or "", a.passages, "\n".join(r.source for r in a.copies)]
+        [a.name, a.source, a.lang or "", a.date or "", a.passages, "\n".join(r.source for r in a.copies)]
         for a in articles
     ]
 
@@ -273,7 +273,7 @@ def source_choices(articles: Iterable[ArticleInfo]) -> list[str]:
 
 def article_choices(articles: Iterable[ArticleInfo]) -> list[tuple[str, str]]:
     """(label, stored path) pairs for the delete dropdown: people pick by name, the store deletes by path."""
-    return [(f"{a.source} — {a.title}" if a.title else a.source, a.path) for a in articles]
+    return [(f"{a.name} — {a.source}" if a.name != a.source else a.source, a.path) for a in articles]
 
 
 def conversation_choices(conversations: Iterable[Conversation], width: int = 70) -> list[tuple[str, str]]:

@@ -126,7 +126,8 @@ def test_search_json_is_one_object_with_the_promised_fields(ingested, run_cli):
     passages = out["passages"]
     assert [p["n"] for p in passages] == [1, 2, 3]
     for p in passages:
-        assert set(p) == {"n", "source", "title", "date", "lang", "text", "start", "end", "score", "page", "copies"}
+        assert set(p) == {"n", "source", "title", "label", "date", "lang", "text", "start", "end", "score", "page", "copies"}
+        assert p["label"] and p["label"] != p["source"]  # a name people read, never the file name
         assert p["source"] in NAMES  # the file name, not a path
         text = (BUNDLED_ARTICLES / p["source"]).read_text(encoding="utf-8")
         assert isinstance(p["start"], int) and p["text"] == text[p["start"] : p["end"]]
@@ -223,4 +224,4 @@ def test_ask_names_a_pdf_quote_s_page(tmp_path, run_cli):
     assert run_cli("ingest", tmp_path / "news", "--store", store, "--quiet").returncode == 0
     done = run_cli("qa", "ask", "How much will the repairs of the cable cost?", "--llm", "none", "--store", store)
     assert done.returncode == 0, done.stderr
-    assert "[1] report.pdf (Cable report, p. 3, en)" in done.stdout and "12 million euros" in done.stdout
+    assert "[1] Cable report (report.pdf, p. 3, en)" in done.stdout and "12 million euros" in done.stdout
