@@ -124,6 +124,14 @@ def _answer_rows(r: dict) -> list[Row]:
                 "first token <= 5 s",
             )
         )
+    if r.get("conversation_first_token_p50_s") is not None:
+        rows.append(
+            (
+                "  conversation cases (after their earlier turns, resolving included)",
+                f"first token {r['conversation_first_token_p50_s']:.1f} s",
+                "first token <= 3 s",
+            )
+        )
     return rows
 
 

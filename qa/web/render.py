@@ -118,8 +118,7 @@ def confidence_badge(confidence: float, lang: str | None) -> str:
     word = say("likely_right" if likely else "uncertain_badge", lang)
     kind = "qa-likely" if likely else "qa-uncertain"
     return (
-        f'<div class="qa-badge qa-confidence {kind}" dir="auto" title="confidence {confidence:.2f}" '
-        f'data-confidence="{confidence:.4f}">{esc(word)}</div>'
+        f'<div class="qa-badge qa-confidence {kind}" dir="auto" title="confidence {confidence:.2f}">{esc(word)}</div>'
     )
 
 

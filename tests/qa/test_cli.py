@@ -126,7 +126,20 @@ def test_search_json_is_one_object_with_the_promised_fields(ingested, run_cli):
     passages = out["passages"]
     assert [p["n"] for p in passages] == [1, 2, 3]
     for p in passages:
-        assert set(p) == {"n", "source", "title", "label", "date", "lang", "text", "start", "end", "score", "page", "copies"}
+        assert set(p) == {
+            "n",
+            "source",
+            "title",
+            "label",
+            "date",
+            "lang",
+            "text",
+            "start",
+            "end",
+            "score",
+            "page",
+            "copies",
+        }
         assert p["label"] and p["label"] != p["source"]  # a name people read, never the file name
         assert p["source"] in NAMES  # the file name, not a path
         text = (BUNDLED_ARTICLES / p["source"]).read_text(encoding="utf-8")
