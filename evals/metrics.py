@@ -509,6 +509,10 @@ class Calibration:
             "confidence.coverage": self.coverage,
         }
 
+    def diagram(self) -> dict:
+        """What the reliability diagram is drawn from."""
+        return {"bins": [list(b) for b in self.bins], "ece": self.ece, "answers": self.answers}
+
 
 def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
     stated = [j for j in judgements if j.confidence is not None]

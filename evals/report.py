@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.metrics import breakdown, score
+from evals.reliability import draw
 from evals.run import Record
 from qa.errors import InputError
 
+DIAGRAM = "reliability.png"
 SLICE_COLUMNS = (
     "cases",
     "accuracy",
@@ -55,7 +57,10 @@ def build(records: Sequence[Record], meta: dict) -> dict:
     (asked after earlier turns) with the same metrics and the context ones, ``by_kind`` per kind of turn."""
     single = [r.judgement for r in records if r.judgement.conversation is None]
     convs = [r.judgement for r in records if r.judgement.conversation is not None]
-    out: dict = {"meta": meta, "summary": score(single).to_dict()}
+    scores = score(single)
+    out: dict = {"meta": meta, "summary": scores.to_dict()}
+    if scores.calibration is not None:
+        out["calibration"] = scores.calibration.diagram()
     for name, key in SLICES.items():
         out[name] = {group: s.to_dict() for group, s in breakdown(single, key).items()}
     if convs:
@@ -72,6 +77,9 @@ def write(report: dict, out: Path) -> tuple[Path, Path]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out / "report.json", out / "report.md"
+        if report.get("calibration"):
+            c = report["calibration"]
+            draw(c["bins"], c["ece"], c["answers"], out / DIAGRAM, f"Reliability, --llm {report['meta']['llm']}")
         json_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         md_path.write_text(markdown(report), encoding="utf-8")
     except OSError as e:
@@ -181,6 +189,16 @@ def markdown(report: dict) -> str:
         "often the library's own verdict matches.",
         "## Summary",
         _md_table(*_summary_rows(report)),
+        *(
+            [
+                "## Confidence",
+                f"Expected calibration error **{report['calibration']['ece']:.3f}** over "
+                f"{report['calibration']['answers']} answers that state a confidence (single questions).",
+                f"![Reliability diagram]({DIAGRAM})",
+            ]
+            if report.get("calibration")
+            else []
+        ),
         "## By question language",
         _md_table(*_slice_rows(report, "by_lang")),
         "## By answer mode",

@@ -4,10 +4,13 @@ import pytest
 
 from evals.dataset import Case
 from evals.metrics import (
+    Judgement,
     Sentence,
     breakdown,
+    calibration,
     citations,
     conflict,
+    first_claim,
     judge,
     key_facts,
     latency,
@@ -288,3 +291,43 @@ def test_score_and_breakdown():
     assert set(breakdown(js, lambda j: j.mode)) == {"extractive", "llm"}
     empty = score([])
     assert empty.cases == 0 and empty.accuracy is None and empty.refusal.recall is None
+
+
+# --- confidence: calibration, risk and coverage ------------------------------------------------------------------
+
+
+def _stated(confidence: float | None, right: bool, should_refuse: bool = False) -> Judgement:
+    return Judgement(
+        case="c",
+        lang="en",
+        type="answerable",
+        mode="extractive",
+        should_refuse=should_refuse,
+        refused=confidence is None,
+        correct=right,
+        reason="",
+        retrieval=None,
+        facts=None,
+        conflict=None,
+        citations=None,
+        first_claim=None if should_refuse else right,
+        confidence=confidence,
+    )
+
+
+def test_calibration_error_risk_and_coverage_are_exact():
+    judged = [_stated(0.95, True), _stated(0.95, False), _stated(0.15, False), _stated(0.9, True, should_refuse=True)]
+    c = calibration([*judged, _stated(None, False)])
+    assert c is not None and c.answers == 4
+    # bins: [0.1, 0.2) one answer stated 0.15, right 0; [0.9, 1.0) three stated 0.933, right 1 of 3
+    assert c.bins == ((0.15, 0.0, 1), (0.9333, 0.3333, 3))
+    assert c.ece == round((1 * 0.15 + 3 * abs(0.9333333 - 1 / 3)) / 4, 4)
+    assert c.confident == 3 and c.confident_right == 1 / 3  # an answer to a question to refuse is never right
+    assert c.coverage == 2 / 4  # of the four answerable questions, two got an answer stated likely right
+    assert calibration([_stated(None, False)]) is None
+
+
+def test_the_first_claim_is_the_text_before_the_first_marker():
+    assert first_claim("in Paris [1] «… në Paris …» [1]") == "in Paris "
+    assert first_claim("«Three were killed» [2] «Nine were injured» [3]") == "«Three were killed» "
+    assert first_claim("The articles do not say.") == "The articles do not say."
