@@ -338,3 +338,12 @@ def test_cli_defaults_are_local_only():
     a = app.parse_args([], Config.from_env({}))
     assert (a.host, a.port, a.store, a.llm) == ("127.0.0.1", 7860, None, None)
     assert app.parse_args(["--llm", "none"], Config.from_env({"QA_PORT": "9000"})).port == 9000
+
+
+def test_every_example_on_the_page_and_the_demo_question_in_each_language_is_an_eval_case():
+    from evals.dataset import load_cases
+
+    questions = {c.question: c for c in load_cases()}
+    assert all(q in questions and not questions[q].refuse for q in EXAMPLES)
+    demo = {c.lang for c in questions.values() if c.id.startswith("demo-paris-")}
+    assert demo == {"en", "ar", "sq", "fr", "de", "it", "es"}
