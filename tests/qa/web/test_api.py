@@ -247,6 +247,26 @@ def test_a_follow_up_in_the_chat_history_is_searched_with_the_question_before_it
     assert (done.model_extra or {})["qa"]["rewritten"] == f"{first} e quanti feriti?"
 
 
+def test_a_new_or_off_topic_question_in_a_chat_is_answered_as_if_asked_alone(url):
+    """The same behaviour as the page and ``Assistant.ask(history=...)``, through both HTTP faces."""
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    before = [
+        {"role": "user", "content": "What did Zelenskyy say about North Korean troops in Kursk?"},
+        {"role": "assistant", "content": "«… back on the front line in Kursk …» [1]"},
+    ]
+    alone = httpx.post(f"{url}/api/ask", json={"question": G7}, timeout=60).json()
+    chat = client.chat.completions.create(model="qa", messages=[*before, {"role": "user", "content": G7}])
+    extra = (chat.model_extra or {})["qa"]
+    assert extra["rewritten"] is None and extra["citations"] == alone["citations"]
+    asked = httpx.post(f"{url}/api/ask", json={"question": G7, "history": before}, timeout=60).json()
+    assert asked["rewritten"] is None and asked["answer"] == alone["answer"]
+    off = "Who won the 2022 World Cup?"
+    refused = httpx.post(f"{url}/api/ask", json={"question": off, "history": before}, timeout=60).json()
+    assert refused["refused"] and refused["rewritten"] is None and refused["citations"] == []
+    chat = client.chat.completions.create(model="qa", messages=[*before, {"role": "user", "content": off}])
+    assert (chat.model_extra or {})["qa"]["refused"] is True
+
+
 class SlowLLM:
     """A model that writes one word every 0.2 s, for a minute: a stream still going when its client leaves."""
 
