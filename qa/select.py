@@ -134,7 +134,7 @@ def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], l
     rank = np.empty(len(sims))
     rank[np.argsort(-sims, kind="stable")] = np.arange(1, len(sims) + 1)
     q_stems, q_numbers, q_names = _stems(question), normalize_numbers(question), _names(question)
-    rows = []
+    rows: list[list[float]] = []
     for i, c in enumerate(candidates):
         stems = _stems(c.text)
         numbers = normalize_numbers(c.text)
@@ -155,11 +155,11 @@ def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], l
             "same_language": float(lang is not None and c.lang == lang),
             "bias": 1.0,
         }
-        row = [scalar[f] for f in SCALAR_FEATURES]
-        for f in INTERACTIONS:
-            row.extend((np.asarray(qvec, dtype=np.float64) * scalar[f]).tolist())
-        rows.append(row)
-    return np.asarray(rows, dtype=np.float64)
+        rows.append([float(scalar[f]) for f in SCALAR_FEATURES])
+    x = np.asarray(rows, dtype=np.float64)
+    q = np.asarray(qvec, dtype=np.float64)
+    blocks = [x[:, [SCALAR_FEATURES.index(f)]] * q[None, :] for f in INTERACTIONS]
+    return np.hstack([x, *blocks])
 
 
 @dataclass(frozen=True)
