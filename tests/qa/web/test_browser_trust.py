@@ -7,6 +7,7 @@ in words and a colour, with the calibrated figure on hover; an uncertain answer 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,9 @@ pytestmark = [
 ]
 
 FILE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
+DOCS = Path(__file__).resolve().parents[3] / "docs"  # fresh screenshots for the README, one per language
+DEMO_AR = "أين يجتمع القادة الأوروبيون يوم الخميس لمناقشة المساعدات لأوكرانيا؟"
+DEMO_SQ = "Ku takohen liderët evropianë të enjten për të diskutuar ndihmën për Ukrainën?"
 TROOPS_EN = "How many North Korean troops has North Korea sent to Russia?"
 TROOPS_DE = "Wie viele nordkoreanische Soldaten hat Nordkorea nach Russland geschickt?"
 
@@ -49,6 +53,7 @@ def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path): 
         expect(badge).to_have_class(re.compile("qa-uncertain"))
         expect(badge).to_contain_text("Uncertain: this quote may not answer the question")
         assert english.locator(".qa-text").inner_text().startswith("Uncertain: «")
+        page.screenshot(path=str(DOCS / "screenshot-trust-en.png"))
 
         german = ask(page, TROOPS_DE, 60)
         expect(german).to_contain_text("Andere Quellen nennen andere Zahlen:")
@@ -57,6 +62,16 @@ def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path): 
         expect(sure).to_contain_text("Wahrscheinlich richtig")
         assert not german.locator(".qa-text").inner_text().startswith("Unsicher")
         assert "≠" not in german.inner_text() and "≠" not in english.inner_text()
+
+        # The demo question in Arabic and in Albanian: the Paris meeting, named by the Albanian article's lead.
+        for question, lang, badge_words in (
+            (DEMO_AR, "ar", ("على الأرجح صحيح", "غير مؤكد")),
+            (DEMO_SQ, "sq", ("Ka gjasë", "E pasigurt")),
+        ):
+            answer = ask(page, question, 60)
+            expect(answer).to_contain_text("Paris")
+            assert any(w in answer.locator(".qa-confidence").inner_text() for w in badge_words)
+            page.screenshot(path=str(DOCS / f"screenshot-trust-{lang}.png"))
 
         # Every cited or listed article is named by its title or its lead, the file name only beside it.
         names = page.locator("#qa-sources .qa-title").all_inner_texts()
