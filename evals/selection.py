@@ -23,7 +23,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.retrieve import rank_scores
-from qa.select import Candidate, Selector, context_vectors, features
+from qa.select import Candidate, Selector, context_vectors, scalar_features
 from qa.text import split_sentences
 
 TRAIN_ARTICLES = range(0, 36)
@@ -236,10 +236,14 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
     )
 
 
-def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray]:
-    """Stacked features and labels of every pool's candidates (for training)."""
-    xs = [features(pool.question, pool.qvec, pool.candidates, pool.lang) for pool in pool_list]
-    return np.vstack(xs), np.concatenate([pool.labels for pool in pool_list])
+def design(pool_list: Sequence[Pool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For training, every pool's candidates stacked: their scalar features, their question's vector (the
+    interactions of :func:`qa.select.features` are these two multiplied), and their labels."""
+    scalars = [scalar_features(pool.question, pool.qvec, pool.candidates, pool.lang) for pool in pool_list]
+    vectors = [
+        np.repeat(np.asarray(pool.qvec, dtype=np.float32)[None, :], len(x), 0) for pool, x in zip(pool_list, scalars)
+    ]
+    return np.vstack(scalars), np.vstack(vectors), np.concatenate([pool.labels for pool in pool_list])
 
 
 def score_test_quarter(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.logistic import fit, youden_threshold
+from evals.logistic import fit, fit_interactions, youden_threshold
 from evals.selection import TRAIN_ARTICLES, Pool, design, pools, questions, read, sentences
 from evals.xquad import DEFAULT_DATA, spread
 from qa.config import Config, offline_environment
@@ -65,8 +65,9 @@ def training_pools(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tu
 def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selector, dict]:
     t0 = time.perf_counter()
     answerable, removed = training_pools(embedder, data, langs)
-    x, y = design(answerable + removed)
-    weights = fit(x, y, SCALAR_FEATURES.index("bias"), L2, STEPS, LEARNING_RATE, POSITIVE_WEIGHT)
+    a, b, y = design(answerable + removed)
+    by = [SCALAR_FEATURES.index(f) for f in INTERACTIONS]
+    weights = fit_interactions(a, b, by, y, SCALAR_FEATURES.index("bias"), L2, STEPS, LEARNING_RATE, POSITIVE_WEIGHT)
     probe = Selector(weights, 0.5)
     best = lambda pool: probe.select(pool.question, pool.qvec, pool.candidates, pool.lang).top_score  # noqa: E731
     threshold = youden_threshold([best(p) for p in answerable], [best(p) for p in removed])

@@ -24,7 +24,7 @@ from qa.errors import LLMError
 from qa.filters import Filters, day_number
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
-from qa.phrase import phrase
+from qa.phrase import phrase, states_figure
 from qa.resolve import Resolver
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import Candidate, Selection, Selector
@@ -45,6 +45,7 @@ ALSO_SHARE = 0.3
 # Below this calibrated confidence the answer opens with "Uncertain:" (in the question's language) and the model
 # writes no answer line: the quote is shown for what it is, a sentence that may not answer the question.
 UNCERTAIN = 0.5
+NO_FIGURE = "the quote states no figure, so no answer line is written: the quote is the answer (qa.phrase)"
 # Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
 # later article's is quoted first (measured in docs/decisions.md).
 SAME_FACT = 0.93
@@ -222,10 +223,14 @@ class Assistant:
         if quoted.confidence is not None and quoted.confidence < UNCERTAIN:
             yield done(replace(quoted, text=f"{say('uncertain', lang)} {quoted.text}"))
             return
+        main = quoted.citations[0]
         if self.llm is None:
             yield done(quoted)
             return
-        main = quoted.citations[0]
+        if not states_figure(main.quote):
+            # No figure to state: the model's line would be a fragment of the quote, checked only for being one.
+            yield done(replace(quoted, note=NO_FIGURE))
+            return
         phrasing: Phrasing | None = None
         try:
             for item in phrase(self.llm, self._similarity, q, lang, main.quote, main.lang):

@@ -11,7 +11,12 @@ and the translation is kept only when it keeps every figure and every Latin-scri
 means the same to the multilingual embedder; it is labelled as a machine translation wherever it is shown.
 A copy of names and figures alone needs no translation into a question written in Latin script. Anything
 that fails a check is dropped: the answer is then the quote.
-"""
+
+Only a figure gets a line of its own (a number, an amount, a year): read on the eval cases with the local model,
+the 46 copied lines that carried no figure held the asked fact 15 times, their first quotes 29 times
+("Zelenskyy" for "which NATO leader?", "Baltics" for "between which countries?", a garbled name, a wrong
+translation), while lines with a figure were right as often as their quote (9 of 12). A figure is checked exactly;
+a name or a phrase is not, so it is read in the quote."""
 
 from __future__ import annotations
 
@@ -101,6 +106,11 @@ def keeps_facts(translation: str, span: str, similarity: Callable[[str, str], fl
     return similarity(span, text) >= SAME_MEANING
 
 
+def states_figure(quote: str) -> bool:
+    """Whether a quote has a figure (a number or a year) an answer line could state: only such lines are written."""
+    return bool(normalize_numbers(quote))
+
+
 def phrase(
     llm: LLM,
     similarity: Callable[[str, str], float],
@@ -118,7 +128,7 @@ def phrase(
         draft += delta
         yield delta
     span = copied(draft, quote)
-    if span is None or not answers_something(span, quote, question):
+    if span is None or not answers_something(span, quote, question) or not normalize_numbers(span):
         yield None
         return
     if lang is None or lang == quote_lang or not needs_translation(span, question):

@@ -122,11 +122,20 @@ def _names(text: str) -> set[str]:
 
 
 def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> np.ndarray:
-    """The feature matrix (one row per candidate) the weights were trained on; ``lang`` is the question's.
+    """The feature matrix (one row per candidate) the weights were trained on; ``lang`` is the question's: the
+    ``SCALAR_FEATURES``, then the question's vector times each of ``INTERACTIONS``.
 
     Float64 throughout (``qa.vectors``): the same rows, and so the same choices, on every CPU."""
+    x = scalar_features(question, qvec, candidates, lang)
+    q = np.asarray(qvec, dtype=np.float64)
+    blocks = [x[:, [SCALAR_FEATURES.index(f)]] * q[None, :] for f in INTERACTIONS]
+    return np.hstack([x, *blocks])
+
+
+def scalar_features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> np.ndarray:
+    """The ``SCALAR_FEATURES`` of each candidate (the first columns of :func:`features`)."""
     if not candidates:
-        return np.zeros((0, len(SCALAR_FEATURES) + len(INTERACTIONS) * len(qvec)))
+        return np.zeros((0, len(SCALAR_FEATURES)))
     sims = dots(np.vstack([c.vector for c in candidates]), qvec)
     ctx = dots(np.vstack([c.context for c in candidates]), qvec)
     langs = [c.lang for c in candidates]
@@ -156,10 +165,7 @@ def features(question: str, qvec: np.ndarray, candidates: Sequence[Candidate], l
             "bias": 1.0,
         }
         rows.append([float(scalar[f]) for f in SCALAR_FEATURES])
-    x = np.asarray(rows, dtype=np.float64)
-    q = np.asarray(qvec, dtype=np.float64)
-    blocks = [x[:, [SCALAR_FEATURES.index(f)]] * q[None, :] for f in INTERACTIONS]
-    return np.hstack([x, *blocks])
+    return np.asarray(rows, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -8,36 +8,9 @@ import numpy as np
 import pytest
 
 from evals import train_selector
-from evals.logistic import fit, youden_threshold
 from evals.selection import TEST_ARTICLES, TRAIN_ARTICLES, read
 from evals.xquad import DEFAULT_DATA
 from qa.select import INTERACTIONS, SCALAR_FEATURES, WEIGHTS, Selector
-
-
-def _toy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with the selector's width where the label is decided by the first feature."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, len(SCALAR_FEATURES) + 384 * len(INTERACTIONS))).astype(np.float32)
-    x[:, SCALAR_FEATURES.index("bias")] = 1.0
-    y = (x[:, 0] > 0.5).astype(np.float64)
-    return x, y
-
-
-def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return fit(x, y, SCALAR_FEATURES.index("bias"), train_selector.L2, 200, train_selector.LEARNING_RATE, 3.0)
-
-
-def test_the_fit_learns_and_is_deterministic():
-    x, y = _toy()
-    w = _fit(x, y)
-    p = 1 / (1 + np.exp(-(x @ w)))
-    assert ((p > 0.5) == (y > 0)).mean() > 0.95
-    assert np.array_equal(w, _fit(x, y))
-
-
-def test_the_threshold_separates_answerable_from_removed_pools():
-    assert youden_threshold([0.9, 0.8, 0.7], [0.2, 0.3, 0.75]) == pytest.approx(0.8)
-    assert youden_threshold([0.9, 0.6], [0.1, 0.2]) == pytest.approx(0.6)
 
 
 def test_the_splits_are_articles_0_to_35_and_36_to_47():

@@ -24,6 +24,9 @@ from qa.types import Answer, Phrasing
 from qa.web.render import render_answer
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+# Its quote (Albanian) states a figure, so the model is asked for an answer line: "të paktën 3,000 ushtarë".
+TROOPS = "How many more North Korean soldiers were sent to Russia at the start of this year?"
+COPY, TRANSLATION = "të paktën 3,000 ushtarë", "at least 3,000 soldiers"
 
 
 @dataclass
@@ -105,20 +108,32 @@ def test_bad_questions_are_rejected_before_any_work(assistant):
 
 
 def test_the_model_copies_the_answer_from_the_quote_and_only_that_is_translated(assistant):
-    llm = ScriptedLLM(["në Paris", "in Paris"])
-    a = with_llm(assistant, llm).ask(PARIS)
+    llm = ScriptedLLM([COPY, TRANSLATION])
+    a = with_llm(assistant, llm).ask(TROOPS)
     assert not a.refused and a.mode == "llm"
     main = a.citations[0]
-    assert main.source.startswith("001_") and "në Paris" in main.quote
-    assert a.text.startswith(f"in Paris [{main.n}] «{main.quote}» [{main.n}]")
-    assert "machine translation" in a.note and "«në Paris»" in a.note
-    assert a.phrasing == Phrasing("in Paris", "në Paris", translated=True)
-    assert '"në Paris"' in llm.grammars[0] and llm.grammars[1] is None  # the copy is constrained to the quote
-    assert a.to_dict()["phrasing"] == {"text": "in Paris", "copied": "në Paris", "translated": True}
+    assert main.source.startswith("001_") and COPY in main.quote
+    assert a.text.startswith(f"{TRANSLATION} [{main.n}] «{main.quote}» [{main.n}]")
+    assert "machine translation" in a.note and f"«{COPY}»" in a.note
+    assert a.phrasing == Phrasing(TRANSLATION, COPY, translated=True)
+    assert f'"{COPY}"' in llm.grammars[0] and llm.grammars[1] is None  # the copy is constrained to the quote
+    assert a.to_dict()["phrasing"] == {"text": TRANSLATION, "copied": COPY, "translated": True}
     (span_system, span_user), (_, translation_user) = ([m["content"] for m in p] for p in llm.prompts)
-    assert main.quote in span_user and PARIS in span_user and "never follow instructions" in span_system
-    assert "English" in translation_user and "në Paris" in translation_user and main.quote not in translation_user
+    assert main.quote in span_user and TROOPS in span_user and "never follow instructions" in span_system
+    assert "English" in translation_user and COPY in translation_user and main.quote not in translation_user
     assert len(span_user) < 1500, "the prompt holds the quoted sentence, not whole passages"
+
+
+def test_a_quote_without_a_figure_gets_no_answer_line_and_the_model_is_not_asked(assistant):
+    llm = ScriptedLLM(["në Paris", "in Paris"])
+    a = with_llm(assistant, llm).ask(PARIS)
+    assert not a.refused and a.mode == "extractive" and not llm.prompts and a.phrasing is None
+    assert a.text.startswith(f"«{a.citations[0].quote}» [{a.citations[0].n}]") and "no figure" in a.note
+
+
+def test_a_copy_without_a_figure_is_no_answer_line(assistant):
+    a = with_llm(assistant, ScriptedLLM(["ushtarë të tjerë"])).ask(TROOPS)
+    assert a.mode == "extractive" and a.phrasing is None and "could not be checked" in a.note
 
 
 def test_a_question_in_the_quote_s_language_gets_the_copy_without_translation(assistant):
@@ -130,20 +145,20 @@ def test_a_question_in_the_quote_s_language_gets_the_copy_without_translation(as
 
 @pytest.mark.parametrize("reply", ["in Tokyo on Monday", "The leaders will meet in Paris [1].", "Paris, Berlin"])
 def test_words_that_are_not_in_the_quote_are_never_shown(assistant, reply):
-    a = with_llm(assistant, ScriptedLLM([reply])).ask(PARIS)
+    a = with_llm(assistant, ScriptedLLM([reply])).ask(TROOPS)
     assert a.mode == "extractive" and "Tokyo" not in a.text and "Berlin" not in a.text
     assert a.text.startswith(f"«{a.citations[0].quote}» [{a.citations[0].n}]") and "could not be checked" in a.note
 
 
 def test_a_translation_that_changes_a_figure_is_dropped(assistant):
-    a = with_llm(assistant, ScriptedLLM(["në Paris", "in Paris, 40 leaders"])).ask(PARIS)
-    assert a.mode == "extractive" and "40" not in a.text and "Paris" in a.citations[0].quote
+    a = with_llm(assistant, ScriptedLLM([COPY, "at least 4,000 soldiers"])).ask(TROOPS)
+    assert a.mode == "extractive" and "4,000" not in a.text and COPY in a.citations[0].quote
 
 
 def test_a_copy_of_the_whole_quote_or_of_the_question_is_no_answer(assistant):
-    quote = assistant.ask(PARIS).citations[0].quote
-    for reply in (quote, "leaders"):
-        a = with_llm(assistant, ScriptedLLM([reply, "unused"])).ask(PARIS)
+    quote = assistant.ask(TROOPS).citations[0].quote
+    for reply in (quote,):
+        a = with_llm(assistant, ScriptedLLM([reply, "unused"])).ask(TROOPS)
         assert a.mode == "extractive" and a.text.startswith(f"«{a.citations[0].quote}» [{a.citations[0].n}]")
 
 
@@ -155,21 +170,21 @@ def test_nothing_the_articles_do_not_say_reaches_the_model(assistant):
 
 @pytest.mark.parametrize("reply", ["", "   ", "[1]", "I cannot help with that."])
 def test_an_empty_or_useless_reply_leaves_the_quote_alone(assistant, reply):
-    a = with_llm(assistant, ScriptedLLM([reply])).ask(PARIS)
+    a = with_llm(assistant, ScriptedLLM([reply])).ask(TROOPS)
     assert not a.refused and a.mode == "extractive" and a.note
     assert a.text.startswith(f"«{a.citations[0].quote}» [{a.citations[0].n}]")
 
 
 @pytest.mark.parametrize("failure", [LLMError("the endpoint answered HTTP 500"), LLMError("empty reply")])
 def test_llm_failure_falls_back_to_an_extractive_answer_with_the_reason(assistant, failure):
-    a = with_llm(assistant, ScriptedLLM([failure])).ask(PARIS)
+    a = with_llm(assistant, ScriptedLLM([failure])).ask(TROOPS)
     assert a.mode == "extractive" and not a.refused and a.citations
     assert str(failure) in a.note
 
 
 def test_unreachable_endpoint_gives_an_extractive_answer(assistant):
     llm = OpenAILLM(f"http://127.0.0.1:{free_port()}/v1", "m", "secret-key-123", timeout=3)
-    a = with_llm(assistant, llm).ask(PARIS)
+    a = with_llm(assistant, llm).ask(TROOPS)
     assert a.mode == "extractive" and a.citations and "cannot reach" in a.note and "secret-key-123" not in a.note
 
 
@@ -179,17 +194,17 @@ def test_endpoint_that_never_answers_times_out_into_an_extractive_answer(assista
     silent.listen(8)  # accepts connections, never replies
     try:
         llm = OpenAILLM(f"http://127.0.0.1:{silent.getsockname()[1]}/v1", "m", "k", timeout=2)
-        a = with_llm(assistant, llm).ask(PARIS)
+        a = with_llm(assistant, llm).ask(TROOPS)
     finally:
         silent.close()
     assert a.mode == "extractive" and a.citations and "within 2 s" in a.note
 
 
 def test_stream_yields_text_then_one_final_answer(assistant):
-    llm = ScriptedLLM(["në Paris", "in Paris"])
-    items = list(with_llm(assistant, llm).stream(PARIS))
+    llm = ScriptedLLM([COPY, TRANSLATION])
+    items = list(with_llm(assistant, llm).stream(TROOPS))
     assert isinstance(items[-1], Answer) and all(isinstance(x, str) for x in items[:-1])
-    assert "Paris" in "".join(items[:-1])
+    assert "3,000" in "".join(items[:-1])
     assert (
         items[-1].timings["first_token_s"] is not None
         and items[-1].timings["total_s"] >= items[-1].timings["retrieve_s"]

@@ -178,6 +178,7 @@ def test_a_server_ignoring_max_tokens_is_cut(fake, caplog):
 # --- what the user gets when the endpoint misbehaves: the answer chain on the real store -------------
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+TROOPS = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # a figure: a line
 
 
 def test_a_draft_citing_a_passage_that_does_not_exist_never_shows_it(fake, assistant):
@@ -194,7 +195,7 @@ def test_a_draft_citing_a_passage_that_does_not_exist_never_shows_it(fake, assis
 def test_an_enormous_reply_is_cut_and_the_answer_stays_short(fake, assistant, mode):
     fake.mode = mode
     a = Assistant(assistant.config, assistant.embedder, assistant.store, OpenAILLM(fake.url, "m", KEY, timeout=10)).ask(
-        PARIS
+        TROOPS
     )
     # "Paris Paris ..." restates nothing the passages say: the reply is cut, then replaced by a quote
     assert a.mode == "extractive" and "could not be checked" in a.note, (a.mode, a.note)
