@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,12 +117,7 @@ def parse_case(obj: object, where: str, known_sources: set[str]) -> Case:
     if not isinstance(obj, dict):
         raise CaseError(f"{where}: a case must be a JSON object, not {type(obj).__name__}")
     cid = obj.get("id")
-    if isinstance(cid, str) and cid:
-        where = f"{where} (id {cid!r})"
-
-    def fail(field: str, problem: str) -> CaseError:
-        return CaseError(f"{where}: field {field!r}: {problem}")
-
+    fail = _failer(obj, where)
     missing = [f for f in FIELDS if f not in obj]
     if missing:
         raise fail(missing[0], "missing" + (f" (also missing: {', '.join(missing[1:])})" if missing[1:] else ""))
@@ -192,13 +188,7 @@ def parse_case(obj: object, where: str, known_sources: set[str]) -> Case:
 
 def parse_conversation(obj: dict, where: str, known_sources: set[str]) -> Case:
     """A conversation case: a case's fields plus ``kind``, ``history``, ``standalone`` and ``needs_context``."""
-    cid = obj.get("id")
-    if isinstance(cid, str) and cid:
-        where = f"{where} (id {cid!r})"
-
-    def fail(field: str, problem: str) -> CaseError:
-        return CaseError(f"{where}: field {field!r}: {problem}")
-
+    fail = _failer(obj, where)
     missing = [f for f in CONVERSATION_FIELDS if f not in obj]
     if missing:
         raise fail(missing[0], "missing (a conversation case has kind, history, standalone and needs_context)")
@@ -218,8 +208,20 @@ def parse_conversation(obj: dict, where: str, known_sources: set[str]) -> Case:
     if kind == "switch" and needs:
         raise fail("needs_context", "a topic switch stands alone: must be false")
     rest = {k: v for k, v in obj.items() if k not in CONVERSATION_FIELDS}
-    case = parse_case(rest, where.split(" (id")[0], known_sources)
+    case = parse_case(rest, where, known_sources)
     return replace(case, history=history, kind=kind, standalone=standalone.strip(), needs_context=needs)
+
+
+def _failer(obj: dict, where: str) -> Callable[[str, str], CaseError]:
+    """``fail(field, problem)``: the error for one field of this line's case, naming the line and the case's id."""
+    cid = obj.get("id")
+    if isinstance(cid, str) and cid:
+        where = f"{where} (id {cid!r})"
+
+    def fail(field: str, problem: str) -> CaseError:
+        return CaseError(f"{where}: field {field!r}: {problem}")
+
+    return fail
 
 
 def _strings(value: object, field: str, fail) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.dataset import CASES_FILE, CaseError, load_cases
+from evals.dataset import CASES_FILE, CONVERSATIONS_FILE, CaseError, load_cases
 from evals.metrics import key_facts, normalize, occurs
 from qa.config import BUNDLED_ARTICLES
 
@@ -178,3 +178,42 @@ def test_an_empty_or_missing_file_is_an_error(tmp_path, articles_dir):
         load_cases(tmp_path / "nope.jsonl", articles_dir)
     with pytest.raises(CaseError, match="no articles"):
         load_cases(CASES_FILE, tmp_path / "empty")
+
+
+# --- conversation cases ----------------------------------------------------------------------------------------
+
+TURN = {"kind": "followup", "history": ["Where do leaders meet?"], "standalone": "Where do leaders meet, and who?"}
+
+
+def test_a_conversation_case_loads_with_its_earlier_questions(tmp_path, articles_dir):
+    (case,) = _load(tmp_path, articles_dir, json.dumps({**GOOD, **TURN, "needs_context": True}))
+    assert case.history == ("Where do leaders meet?",) and case.kind == "followup" and case.needs_context
+    assert case.to_dict()["history"] == ["Where do leaders meet?"] and "kind" not in load_cases()[0].to_dict()
+
+
+@pytest.mark.parametrize(
+    "changes, field, words",
+    [
+        ({"kind": "chat", "needs_context": True}, "kind", "not one of switch"),
+        ({"history": [], "needs_context": True}, "history", "at least one earlier question"),
+        ({"needs_context": False}, "needs_context", "must be true"),
+        ({"kind": "switch", "needs_context": True}, "needs_context", "must be false"),
+        ({"needs_context": "yes"}, "needs_context", "true or false"),
+    ],
+)
+def test_a_bad_conversation_case_names_its_line_id_and_field(tmp_path, articles_dir, changes, field, words):
+    with pytest.raises(CaseError) as e:
+        _load(tmp_path, articles_dir, json.dumps({**GOOD, **TURN, **changes}))
+    assert (
+        "cases.jsonl line 1 (id 'good')" in str(e.value)
+        and f"field {field!r}" in str(e.value)
+        and words in str(e.value)
+    )
+
+
+def test_the_conversation_cases_meet_the_issue():
+    convs = load_cases(CONVERSATIONS_FILE)
+    assert len(convs) >= 40 and {c.lang for c in convs} == {"en", "de", "fr", "it", "es", "sq", "ar"}
+    kinds = Counter(c.kind for c in convs)
+    assert set(kinds) == {"switch", "followup", "offtopic", "after_refusal", "langswitch"}
+    assert all(not c.needs_context for c in convs if c.kind == "switch")
