@@ -16,6 +16,7 @@ from qa.export import answer_markdown, conversation_json, conversation_markdown
 from qa.types import LLMState
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+FIGURE = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # its quote states a figure: the model is asked
 G7 = "How much money did the G7 agree to provide to Ukraine?"
 TROOPS = "Sa ushtarë të tjerë ka dërguar Koreja e Veriut në Rusi?"  # Albanian: several quotes
 OFF_TOPIC = "What is the recipe for a good tiramisu?"
@@ -65,7 +66,7 @@ def test_a_refusal_says_so_with_its_reason_and_the_related_passages(assistant):
 
 
 def test_an_answer_the_model_did_not_phrase_carries_the_note(corpus, embedder):
-    answer = Assistant(corpus.config, embedder, corpus.store, llm=FailingLLM()).ask(QUESTION)
+    answer = Assistant(corpus.config, embedder, corpus.store, llm=FailingLLM()).ask(FIGURE)
     assert answer.note and "language model failed" in answer.note
     md = answer_markdown(answer)
     assert f"*Note:* {answer.note}" in md

@@ -28,6 +28,7 @@ from qa.web import Page
 from qa.web.page import EXAMPLES
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
+FIGURE = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # its quote states a figure: the model is asked
 KILLED = "How many people were killed in the missile attack on Dnipro?"
 ALLOWED = sorted(SUFFIXES)
 
@@ -82,16 +83,16 @@ def run(gen) -> list[tuple]:
 
 
 def test_respond_streams_the_draft_then_replaces_it_with_the_verified_answer(corpus, embedder):
-    llm = ScriptedLLM("In Pyong", "yang, on Thursday [1].")  # a place the articles do not give: not verifiable
-    steps = run(page_on(with_llm(corpus, embedder, llm)).respond(f"  {QUESTION} ", [], [], [], 4, "llm"))
+    llm = ScriptedLLM("In Pyong", "yang, 5,000 [1].")  # words the articles do not give: not verifiable
+    steps = run(page_on(with_llm(corpus, embedder, llm)).respond(f"  {FIGURE} ", [], [], [], 4, "llm"))
     assert steps[0][0] == "" and "Searching the articles" in steps[0][1][-1]["content"]
-    assert "In Pyongyang, on Thursday [1]." in steps[2][1][-1]["content"] and "qa-draft" in steps[2][1][-1]["content"]
+    assert "In Pyongyang, 5,000 [1]." in steps[2][1][-1]["content"] and "qa-draft" in steps[2][1][-1]["content"]
     _, chat, history, turns, panel, _, _ = steps[-1]
     assert "qa-draft" not in chat[-1]["content"] and "Pyongyang" not in chat[-1]["content"]
     assert re.search(r'href="#src-1-\d"', chat[-1]["content"])
-    assert history[0] == {"role": "user", "content": QUESTION}
-    assert history[1]["role"] == "assistant" and "Paris" in history[1]["content"]
-    assert turns[0][0] == QUESTION and "<mark" in panel
+    assert history[0] == {"role": "user", "content": FIGURE}
+    assert history[1]["role"] == "assistant" and "3,000" in history[1]["content"]
+    assert turns[0][0] == FIGURE and "<mark" in panel
     assert len(llm.prompts) == 1 and panel.count('id="src-1-') == 4  # asked once, with k=4
 
 
