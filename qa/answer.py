@@ -32,7 +32,17 @@ from qa.store import Store, open_store
 from qa.strings import say
 from qa.text import detect_language, normalize_numbers
 from qa.times import annotate, relative_times
-from qa.types import Answer, AnswerMode, Citation, LLMState, Passage, Phrasing, Reprint, reprints_from_metadata
+from qa.types import (
+    Answer,
+    AnswerMode,
+    Citation,
+    LLMState,
+    Passage,
+    Phrasing,
+    Reprint,
+    article_name,
+    reprints_from_metadata,
+)
 from qa.vectors import dot
 
 log = logging.getLogger(__name__)
@@ -66,8 +76,7 @@ class ArticleInfo:
 
     @property
     def name(self) -> str:
-        """The article as people read its name: its label, else its title, else its file or URL."""
-        return self.label or self.title or self.source
+        return article_name(self.label, self.title, self.source)
 
     def to_dict(self) -> dict:
         return {

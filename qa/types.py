@@ -55,6 +55,11 @@ class Article:
     label: str | None = None  # what people read as its name: the title, else the first words of its lead
 
 
+def article_name(label: str | None, title: str | None, source: str) -> str:
+    """An article as people read its name: its label, else its title, else its file or URL."""
+    return label or title or source
+
+
 @dataclass(frozen=True)
 class Reprint:
     """Another publication of a stored article's story (a syndicated copy, folded into it at ingest)."""
@@ -115,8 +120,7 @@ class Passage:
 
     @property
     def name(self) -> str:
-        """The article as people read its name: its label, else its title, else its file or URL."""
-        return self.label or self.title or self.source
+        return article_name(self.label, self.title, self.source)
 
     def page_at(self, offset: int) -> int | None:
         """The PDF page of an article offset inside this passage (None for other articles)."""
@@ -161,8 +165,7 @@ class Citation:
 
     @property
     def name(self) -> str:
-        """The article as people read its name: its label, else its title, else its file or URL."""
-        return self.label or self.title or self.source
+        return article_name(self.label, self.title, self.source)
 
     def to_dict(self) -> dict:
         """As JSON has it (lists, not tuples), so that a citation read back from JSON compares equal."""
