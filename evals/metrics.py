@@ -514,26 +514,32 @@ class Calibration:
         return {"bins": [list(b) for b in self.bins], "ece": self.ece, "answers": self.answers}
 
 
-def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
-    stated = [j for j in judgements if j.confidence is not None]
-    if not stated:
-        return None
+def reliability(stated: Sequence[tuple[float, bool]]) -> tuple[float, tuple[tuple[float, float, int], ...]]:
+    """The expected calibration error of (stated confidence, was right) pairs over ``BINS`` equal-width bins,
+    and per bin its mean confidence, share right and count."""
     bins = []
     for b in range(BINS):
-        inside = [j for j in stated if min(int(j.confidence * BINS), BINS - 1) == b]  # type: ignore[operator]
+        inside = [(c, r) for c, r in stated if min(int(c * BINS), BINS - 1) == b]
         if inside:
-            conf = sum(j.confidence for j in inside) / len(inside)  # type: ignore[misc]
-            bins.append((round(conf, 4), round(sum(j.right_first for j in inside) / len(inside), 4), len(inside)))
-    ece = sum(n * abs(c - r) for c, r, n in bins) / len(stated)
-    confident = [j for j in stated if j.confidence >= CONFIDENT]  # type: ignore[operator]
+            conf = sum(c for c, _ in inside) / len(inside)
+            bins.append((round(conf, 4), round(sum(r for _, r in inside) / len(inside), 4), len(inside)))
+    return round(sum(n * abs(c - r) for c, r, n in bins) / len(stated), 4), tuple(bins)
+
+
+def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
+    stated = [(j.confidence, j.right_first) for j in judgements if j.confidence is not None]
+    if not stated:
+        return None
+    ece, bins = reliability(stated)
+    confident = [right for conf, right in stated if conf >= CONFIDENT]
     answerable = [j for j in judgements if not j.should_refuse and j.type != "conflict"]
     return Calibration(
         answers=len(stated),
-        ece=round(ece, 4),
+        ece=ece,
         confident=len(confident),
-        confident_right=_mean(j.right_first for j in confident),
+        confident_right=_mean(confident),
         coverage=_mean(j.confidence is not None and j.confidence >= CONFIDENT for j in answerable),
-        bins=tuple(bins),
+        bins=bins,
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.metrics import CONFIDENT, reliability
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.retrieve import rank_scores
@@ -62,6 +63,7 @@ class Pool:
     qvec: np.ndarray
     candidates: list[Candidate]
     labels: np.ndarray  # 1 for the answer's sentence
+    paragraph: int = -1  # the question's own paragraph (the same index in every language)
 
 
 def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
@@ -173,7 +175,7 @@ def pools(
             for lang, m in chosen
         ]
         labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
-        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels))
+        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, gold_paragraph))
     return out
 
 
@@ -190,6 +192,9 @@ class SelectionScores:
     refusal_precision: float  # refused pools that were removed ones
     over_refusal: float  # answerable pools (answer among candidates) refused
     auroc: float  # best score separating answerable pools from removed ones
+    ece: float  # expected calibration error of the confidence of answered pools (first choice is the answer)
+    confident_right: float  # of answered pools with confidence >= 0.5, the share whose first choice is the answer
+    confident_coverage: float  # answerable pools answered with confidence >= 0.5
 
     def to_dict(self) -> dict[str, float | int]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -206,13 +211,17 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
 def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool]) -> SelectionScores:
     best_a: list[float] = []
     best_r: list[float] = []
-    right = answered_right = baseline = reachable = over = 0
+    stated: list[tuple[float, bool]] = []  # (confidence, first choice is the answer) of every answered pool
+    right = answered_right = baseline = reachable = over = confident_answerable = 0
     for pool in answerable:
         sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
         top = sel.order[0]
         right += int(pool.labels[top] == 1)
         answered_right += int(pool.labels[top] == 1 and sel.answered)
         baseline += int(pool.labels[0] == 1)  # pools are in today's rank order
+        if sel.answered and sel.confidence is not None:
+            stated.append((sel.confidence, bool(pool.labels[top] == 1)))
+            confident_answerable += int(sel.confidence >= CONFIDENT)
         if pool.labels.any():
             reachable += 1
             best_a.append(sel.top_score)
@@ -220,8 +229,11 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
     for pool in removed:
         sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
         best_r.append(sel.top_score)
+        if sel.answered and sel.confidence is not None:
+            stated.append((sel.confidence, False))
     refused_removed = sum(1 for x in best_r if x < selector.threshold)
     refused_answerable = sum(1 for x in best_a if x < selector.threshold)
+    confident = [r for c, r in stated if c >= CONFIDENT]
     n = len(answerable)
     return SelectionScores(
         questions=n,
@@ -233,6 +245,9 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
         refusal_precision=refused_removed / max(1, refused_removed + refused_answerable),
         over_refusal=over / max(1, reachable),
         auroc=auroc(best_a, best_r),
+        ece=reliability(stated)[0] if stated else float("nan"),
+        confident_right=sum(confident) / len(confident) if confident else float("nan"),
+        confident_coverage=confident_answerable / n if n else 0.0,
     )
 
 

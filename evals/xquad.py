@@ -351,6 +351,9 @@ def answers_table(result: dict) -> str:
         "refusal_precision",
         "over_refusal",
         "auroc",
+        "ece",
+        "confident_right",
+        "confident_coverage",
     )
     head = f"{'questions → passages':<22}" + "".join(f"{c.replace('_', ' '):>18}" for c in cols)
     rows = [

@@ -50,3 +50,7 @@ def test_the_shipped_weights_reproduce(tmp_path, embedder):
     a, b = selector.weights.astype(np.float64), shipped.weights.astype(np.float64)
     assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) >= 0.99
     assert np.linalg.norm(a - b) / np.linalg.norm(b) <= 0.1
+    # The calibration is read from held-out folds, so the same first choices get the same confidence.
+    assert selector.calibration is not None and shipped.calibration is not None
+    assert selector.calibration == pytest.approx(shipped.calibration, abs=0.1)
+    assert "3-fold by article" in card["threshold_and_calibration"]
