@@ -9,7 +9,8 @@ second question also gets a pool with no paragraph of its article at all (off-to
 regression is fitted to all their candidates (standardised features, L2, full-batch Adam from zeros, a fixed
 number of steps: deterministic, so the shipped file reproduces). The refusal threshold (Youden's J between
 answerable and removed pools) and the confidence calibration are read from held-out selections: three fits,
-each without a third of the articles, choose for that third. Nothing of articles 36-47 is read. Writes the weights with a summary of the training data beside them.
+each without a third of the articles, choose for that third. Nothing of articles 36-47 is read. Writes the
+weights with a summary of the training data beside them.
 """
 
 from __future__ import annotations

@@ -55,7 +55,10 @@ ALSO_SHARE = 0.3
 # Below this calibrated confidence the answer opens with "Uncertain:" (in the question's language) and the model
 # writes no answer line: the quote is shown for what it is, a sentence that may not answer the question.
 UNCERTAIN = 0.5
-NO_FIGURE = "the quote states no figure, so no answer line is written: the quote is the answer (qa.phrase)"
+NO_FIGURE = (
+    "the quote states no figure beyond the question's, so no answer line is written: the quote is the answer "
+    "(qa.phrase)"
+)
 # Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
 # later article's is quoted first (measured in docs/decisions.md).
 SAME_FACT = 0.93
@@ -236,7 +239,7 @@ class Assistant:
         if self.llm is None:
             yield done(quoted)
             return
-        if not states_figure(main.quote):
+        if not states_figure(main.quote, q):
             # No figure to state: the model's line would be a fragment of the quote, checked only for being one.
             yield done(replace(quoted, note=NO_FIGURE))
             return

@@ -106,9 +106,13 @@ def keeps_facts(translation: str, span: str, similarity: Callable[[str, str], fl
     return similarity(span, text) >= SAME_MEANING
 
 
-def states_figure(quote: str) -> bool:
-    """Whether a quote has a figure (a number or a year) an answer line could state: only such lines are written."""
-    return bool(normalize_numbers(quote))
+def states_figure(text: str, question: str) -> bool:
+    """Whether ``text`` (a quote, a copied line) states a figure written in digits — a number, an amount, a
+    year — that the question does not already give: only such a figure makes an answer line.
+
+    Spelt-out numbers do not count: a lone "due" copied from "i due paesi" ("the two countries") answered "how
+    many soldiers?"; and a figure the question names ("which body gave the 11,000 figure?") answers nothing."""
+    return bool(normalize_numbers(text, words=False) - normalize_numbers(question))
 
 
 def phrase(
@@ -128,7 +132,7 @@ def phrase(
         draft += delta
         yield delta
     span = copied(draft, quote)
-    if span is None or not answers_something(span, quote, question) or not normalize_numbers(span):
+    if span is None or not answers_something(span, quote, question) or not states_figure(span, question):
         yield None
         return
     if lang is None or lang == quote_lang or not needs_translation(span, question):

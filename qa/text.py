@@ -228,8 +228,9 @@ NUMBER_WORDS = {
 THOUSANDS = {"thousand", "mille", "mila", "tausend", "mil", "mijë", "ألف", "آلاف"}
 
 
-def normalize_numbers(text: str) -> set[str]:
-    """Every number in the text as a canonical string: group separators removed, decimals with a dot."""
+def normalize_numbers(text: str, words: bool = True) -> set[str]:
+    """Every number in the text as a canonical string: group separators removed, decimals with a dot; with
+    ``words``, also the small numbers spelt out ("three", "tre mijë")."""
     text = unicodedata.normalize("NFKC", text).translate(ARABIC_DIGITS)
     out: set[str] = set()
     for m in _NUM.finditer(text):
@@ -243,11 +244,13 @@ def normalize_numbers(text: str) -> set[str]:
         out.add(value)
         if any(following.startswith(w) for w in THOUSANDS) and "." not in value:
             out.add(str(int(value) * 1000))
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    for i, w in enumerate(words):
+    if not words:
+        return out
+    tokens = re.findall(r"[^\W\d_]+", text.lower())
+    for i, w in enumerate(tokens):
         if w in NUMBER_WORDS:
             n = NUMBER_WORDS[w]
-            if i + 1 < len(words) and words[i + 1] in THOUSANDS:
+            if i + 1 < len(tokens) and tokens[i + 1] in THOUSANDS:
                 n *= 1000
             out.add(str(n))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.phrase import answers_something, copied, keeps_facts, needs_translation, span_grammar
+from qa.phrase import answers_something, copied, keeps_facts, needs_translation, span_grammar, states_figure
 
 QUOTE = "All’inizio di sabato, Lavrov ha incontrato la sua controparte nordcoreana Choe Son Hui a Wonsan."
 
@@ -87,3 +87,25 @@ def test_the_grammar_allows_runs_of_the_quote_s_words_only():
 
 def test_figures_need_no_translation_in_any_script():
     assert not needs_translation("3,000", "كم عدد الجنود؟")
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "figure"),
+    [
+        ("Korea e Veriut ka dërguar të paktën 3,000 ushtarë", "How many more soldiers were sent?", True),
+        ("in 2024", "When was the treaty signed?", True),
+        ("حوالي 11000 جندي", "كم عدد الجنود؟", True),
+        # a spelt-out number is mostly a determiner: "the two countries" says nothing about soldiers
+        ("i due paesi hanno confermato lo schieramento", "¿Cuántos soldados hay en Kursk?", False),
+        ("three people were killed", "How many people died?", False),
+        # a figure the question already gives answers nothing
+        (
+            "lo Stato maggiore ha stimato 11.000 soldati",
+            "Quelle instance a avancé le chiffre de 11 000 soldats ?",
+            False,
+        ),
+        ("Lavrov ha incontrato Choe", "Whom did Lavrov meet?", False),
+    ],
+)
+def test_an_answer_line_needs_a_figure_in_digits_the_question_does_not_give(text, question, figure):
+    assert states_figure(text, question) is figure

@@ -23,3 +23,9 @@ from qa.text import normalize_numbers
 )
 def test_numbers_normalise_across_formats(text, value):
     assert value in normalize_numbers(text)
+
+
+def test_spelt_out_numbers_can_be_left_out():
+    text = "three people were killed and 12 injured"
+    assert normalize_numbers(text) == {"3", "12"}
+    assert normalize_numbers(text, words=False) == {"12"}
