@@ -118,7 +118,7 @@ def calibrate(selections: list[tuple[Selection, Pool, bool]]) -> np.ndarray:
     rows, right = [], []
     for s, pool, has_answer in selections:
         if s.order:
-            rows.append(confidence_features(s.scores))
+            rows.append(confidence_features(s.top_score, s.rival))
             right.append(float(has_answer and bool(pool.labels[s.order[0]])))
     x, y = np.asarray(rows), np.asarray(right)
     return fit(x, y, 2, 1e-4, CALIBRATION_STEPS, LEARNING_RATE, 1.0).astype(np.float64)

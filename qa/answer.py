@@ -27,7 +27,7 @@ from qa.llm import LLM, make_llm
 from qa.phrase import phrase, states_figure
 from qa.resolve import Resolver
 from qa.retrieve import Retriever, Scored, check_k, check_question
-from qa.select import Candidate, Selection, Selector
+from qa.select import SAME_FACT, Candidate, Selection, Selector
 from qa.store import Store, open_store
 from qa.strings import say
 from qa.text import detect_language, normalize_numbers
@@ -59,9 +59,6 @@ NO_FIGURE = (
     "the quote states no figure beyond the question's, so no answer line is written: the quote is the answer "
     "(qa.phrase)"
 )
-# Two sentences of different articles state the same fact when their embeddings' cosine reaches this; then the
-# later article's is quoted first (measured in docs/decisions.md).
-SAME_FACT = 0.93
 
 
 @dataclass(frozen=True)

@@ -72,13 +72,16 @@ class Candidate:
     passage_score: float
 
 
-def confidence_features(scores: np.ndarray) -> np.ndarray:
-    """What the confidence of a choice is read from: the best candidate's logit, its lead over the second
-    candidate's probability (two close candidates make a choice a coin toss), and a constant."""
-    ordered = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
-    top = float(np.clip(ordered[0], 1e-6, 1 - 1e-6)) if len(ordered) else 1e-6
-    second = float(ordered[1]) if len(ordered) > 1 else 0.0
-    return np.array([math.log(top / (1 - top)), top - second, 1.0])
+# Two sentences state the same fact when their embeddings' cosine reaches this (a copy, an edited repost): one is
+# no rival to the other, and a later article's is quoted first (``qa.answer``; measured in docs/decisions.md).
+SAME_FACT = 0.93
+
+
+def confidence_features(top: float, rival: float) -> np.ndarray:
+    """What the confidence of a choice is read from: the best candidate's logit, its lead over its best rival's
+    probability (two close candidates that say different things make a choice a coin toss), and a constant."""
+    top = float(np.clip(top, 1e-6, 1 - 1e-6))
+    return np.array([math.log(top / (1 - top)), top - rival, 1.0])
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Selection:
     order: list[int]
     threshold: float
     calibration: np.ndarray | None = None  # weights over ``confidence_features``
+    rival: float = 0.0  # the best score of a candidate that does not restate the first choice (``SAME_FACT``)
 
     @property
     def confidence(self) -> float | None:
@@ -98,7 +102,8 @@ class Selection:
         when there is no candidate or no calibration)."""
         if not self.order or self.calibration is None:
             return None
-        return float(1.0 / (1.0 + math.exp(-float(confidence_features(self.scores) @ self.calibration))))
+        logit = float(confidence_features(self.top_score, self.rival) @ self.calibration)
+        return float(1.0 / (1.0 + math.exp(-logit)))
 
     @property
     def top_score(self) -> float:
@@ -191,7 +196,12 @@ class Selector:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
         scores = self.probabilities(features(question, qvec, candidates, lang))
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        return Selection(scores=scores, order=order, threshold=self.threshold, calibration=self.calibration)
+        rival = 0.0
+        if order:
+            first = candidates[order[0]].vector
+            same = dots(np.vstack([c.vector for c in candidates]), first) >= SAME_FACT
+            rival = max((float(scores[i]) for i in order[1:] if not same[i]), default=0.0)
+        return Selection(scores, order, self.threshold, self.calibration, rival)
 
 
 def context_vectors(vectors: np.ndarray, groups: Sequence[int]) -> np.ndarray:

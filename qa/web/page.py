@@ -55,13 +55,13 @@ MODES = {
     "Written by the language model": AnswerMode.LLM.value,
     "Quotes only (extractive, no model)": AnswerMode.EXTRACTIVE.value,
 }
-# Each is an eval case (``evals/cases.jsonl``) whose extractive answer states the fact in its first claim (measured
-# 2026-12-05); a test checks they are cases.
+# Each is an eval case (``evals/cases.jsonl``) whose extractive answer states the fact in its first claim and is
+# stated likely right (confidence >= 0.5; measured 2026-12-05); a test checks they are cases.
 EXAMPLES = [
-    "How much money did the G7 agree to provide to Ukraine?",
-    "Sa ushtarë të tjerë ka dërguar Koreja e Veriut në Rusi?",
+    "What amount of loans did the G7 leaders finalize for Ukraine?",
+    "Sa ushtarë koreano-veriorë kanë vdekur në luftë sipas inteligjencës britanike?",
     "Dove si incontrano giovedì i leader europei per discutere degli aiuti all'Ucraina?",
-    "ماذا قال كيم جونغ أون عن دعم روسيا؟",
+    "بماذا تعهد كيم جونغ أون لروسيا؟",
     "Combien d'ingénieurs et de bâtisseurs militaires la Corée du Nord a-t-elle promis d'envoyer pour la "
     "reconstruction ?",
     "Wie viele Menschen wurden verletzt, als eine russische Drohne ein Hochhaus in Kiew traf?",

@@ -138,7 +138,7 @@ def test_a_copy_without_a_figure_is_no_answer_line(assistant):
 
 def test_a_question_in_the_quote_s_language_gets_the_copy_without_translation(assistant):
     llm = ScriptedLLM(["approximately $50 billion in loans"])
-    a = with_llm(assistant, llm).ask("How much money will the G7 lend Ukraine?")
+    a = with_llm(assistant, llm).ask("How much will Ukraine receive in loans funded by frozen Russian assets?")
     assert a.mode == "llm" and a.citations[0].source.startswith("002_") and len(llm.prompts) == 1
     assert a.text.startswith(f"approximately $50 billion in loans [{a.citations[0].n}] «") and a.note is None
 

@@ -8,7 +8,15 @@ import pytest
 from ingest.sync import sync
 from qa.answer import Assistant
 from qa.config import BUNDLED_ARTICLES
-from qa.select import INTERACTIONS, SCALAR_FEATURES, Candidate, Selector, context_vectors, features
+from qa.select import (
+    INTERACTIONS,
+    SCALAR_FEATURES,
+    Candidate,
+    Selector,
+    confidence_features,
+    context_vectors,
+    features,
+)
 from qa.store import open_store
 
 
@@ -73,3 +81,18 @@ def test_a_store_with_one_article_answers_and_refuses(tmp_path, embedder, make_c
     answered = one.ask("How much money will the G7 lend Ukraine?")
     assert not answered.refused and "$50 billion" in answered.citations[0].quote
     assert one.ask("What is the capital of Australia?").refused
+
+
+def test_a_copy_of_the_first_choice_is_no_rival_to_it(embedder):
+    """Two articles stating the same fact make two near-equal candidates; that is agreement, not a coin toss:
+    the confidence reads the lead over the best candidate that says something else."""
+    q = "How many soldiers were sent?"
+    qv = embedder.queries([q])[0]
+    fact = _candidate(embedder, "Koreja e Veriut ka dërguar 3,000 ushtarë në Rusi, tha Seuli.", "sq")
+    other = _candidate(embedder, "The foreign ministers met in Moscow on Friday.", "en")
+    copied = Selector.load().select(q, qv, [fact, fact, other], "en")
+    assert copied.order[0] in (0, 1) and copied.rival == pytest.approx(float(copied.scores[2]))
+    assert copied.rival < copied.top_score
+    assert copied.confidence is not None and copied.calibration is not None
+    with_the_copy_as_rival = float(confidence_features(copied.top_score, copied.top_score) @ copied.calibration)
+    assert copied.confidence > 1 / (1 + np.exp(-with_the_copy_as_rival))

@@ -22,7 +22,7 @@ from tests.qa.web.test_browser import CHROMIUM, ROOT, ask, browser, screenshot_o
 SCREENSHOT = ROOT / "docs" / "screenshot-news.png"
 SHIP = "Which ship did Finland's coast guard board after the cables were damaged?"
 # Named in full: after a question about the cables, "the repairs of the cable" would lean on it (qa.resolve).
-COST = "How much will the repairs of the Baltic cable cost?"
+COST = "How much are the repairs of the Baltic cable expected to cost?"
 
 pytestmark = [
     pytest.mark.integration,

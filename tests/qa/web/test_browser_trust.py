@@ -30,7 +30,7 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"  # fresh screenshots for the
 DEMO_AR = "أين يجتمع القادة الأوروبيون يوم الخميس لمناقشة المساعدات لأوكرانيا؟"
 DEMO_SQ = "Ku takohen liderët evropianë të enjten për të diskutuar ndihmën për Ukrainën?"
 TROOPS_EN = "How many North Korean troops has North Korea sent to Russia?"
-TROOPS_DE = "Wie viele nordkoreanische Soldaten hat Nordkorea nach Russland geschickt?"
+DEATHS_DE = "Wie viele nordkoreanische Soldaten sind im Krieg gegen die Ukraine gestorben?"
 
 
 def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path):  # noqa: F811
@@ -55,7 +55,7 @@ def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path): 
         assert english.locator(".qa-text").inner_text().startswith("Uncertain: «")
         page.screenshot(path=str(DOCS / "screenshot-trust-en.png"))
 
-        german = ask(page, TROOPS_DE, 60)
+        german = ask(page, DEATHS_DE, 60)
         expect(german).to_contain_text("Andere Quellen nennen andere Zahlen:")
         sure = german.locator(".qa-confidence")
         expect(sure).to_have_class(re.compile("qa-likely"))
