@@ -25,6 +25,7 @@ from qa.filters import Filters, day_number
 from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import phrase, states_figure
+from qa.read import READ, read
 from qa.resolve import Resolver
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import SAME_FACT, Candidate, Selection, Selector
@@ -217,6 +218,21 @@ class Assistant:
         if INSTRUCTION.search(q):
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
+        if self.llm is not None and self.config.model_reads and selection.order:
+            # The model reads the selector's best candidates and points at the one that answers, or at none.
+            t_read = time.perf_counter()
+            top = selection.order[:READ]
+            try:
+                reading = read(self.llm, searched, [_text(pool[i], passages) for i in top])
+            except LLMError as e:
+                log.warning("the model could not read the candidates, the selector chooses: %s", e)
+            else:
+                if reading.choice is None:
+                    why = f"{self.llm.name} read the {len(top)} best sentences and found none that answers the question"
+                    yield done(self._refusal(lang, why, base))
+                    return
+                selection = selection.chosen(top[reading.choice], [_candidate(s, passages) for s in pool])
+            timings["read_s"] = round(time.perf_counter() - t_read, 3)
         if not selection.answered:
             yield done(
                 self._refusal(

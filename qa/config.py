@@ -34,7 +34,17 @@ class EngineChoice(StrEnum):
     SHIPPED = "shipped"
 
 
+class ReaderChoice(StrEnum):
+    """Who chooses the quoted sentence: the trained selector alone, or the model reading its best candidates
+    (``qa.read``); ``auto``: the model when it is an OpenAI-compatible endpoint, else the selector."""
+
+    AUTO = "auto"
+    SELECTOR = "selector"
+    LLM = "llm"
+
+
 LLM_MODES = tuple(m.value for m in LLMChoice)
+READERS = tuple(r.value for r in ReaderChoice)
 ENGINES = tuple(e.value for e in EngineChoice)
 
 
@@ -51,6 +61,7 @@ class Config:
     llm_timeout: float = 60.0  # QA_LLM_TIMEOUT: seconds for one LLM request
     llm_threads: int = 2  # QA_LLM_THREADS: threads of the local llama.cpp server
     llm_idle: float = 300.0  # QA_LLM_IDLE: seconds the shared local server stays up unused; 0: one per process
+    reader: str = ReaderChoice.AUTO.value  # QA_READER: auto | selector | llm (``qa.read``)
     model_path: Path | None = None  # QA_MODEL_PATH: a GGUF to serve instead of the bundled Qwen build
     k: int = 5  # QA_K: passages shown with an answer
     max_file_mb: float = 5.0  # QA_MAX_FILE_MB: larger files are refused at ingest
@@ -77,6 +88,7 @@ class Config:
             "QA_COLLECTION": "collection",
             "QA_LLM": "llm",
             "QA_LLM_MODEL": "llm_model",
+            "QA_READER": "reader",
             "OPENAI_BASE_URL": "llm_base_url",
             "OPENAI_API_KEY": "llm_api_key",
             "QA_ENGINE": "engine",
@@ -114,6 +126,8 @@ class Config:
     def validated(self) -> Config:
         if self.llm not in LLM_MODES:
             raise ConfigError(f"QA_LLM / --llm must be one of {', '.join(LLM_MODES)}, not {self.llm!r}")
+        if self.reader not in READERS:
+            raise ConfigError(f"QA_READER must be one of {', '.join(READERS)}, not {self.reader!r}")
         if self.engine not in ENGINES:
             raise ConfigError(f"QA_ENGINE must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.llm_timeout <= 0 or self.llm_threads < 1 or self.max_file_mb <= 0:
@@ -139,6 +153,13 @@ class Config:
         if not sep or not user or not password:
             raise ConfigError('QA_AUTH must look like "user:password"')
         return user, password
+
+    @property
+    def model_reads(self) -> bool:
+        """Whether the model (when there is one) chooses among the selector's best candidates (``qa.read``)."""
+        if self.reader == ReaderChoice.AUTO:
+            return self.llm == LLMChoice.OPENAI
+        return self.reader == ReaderChoice.LLM
 
     @property
     def store_location(self) -> str:

@@ -29,7 +29,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +95,7 @@ class Selection:
     threshold: float
     calibration: np.ndarray | None = None  # weights over ``confidence_features``
     rival: float = 0.0  # the best score of a candidate that does not restate the first choice (``SAME_FACT``)
+    read: bool = False  # a language model read the candidates and chose the first (``qa.read``): answered
 
     @property
     def confidence(self) -> float | None:
@@ -112,7 +113,13 @@ class Selection:
 
     @property
     def answered(self) -> bool:
-        return bool(self.order) and self.top_score >= self.threshold
+        return bool(self.order) and (self.read or self.top_score >= self.threshold)
+
+    def chosen(self, index: int, candidates: Sequence[Candidate]) -> Selection:
+        """The same scores with candidate ``index`` first, as a language model chose it (``qa.read``); its
+        confidence is then read from the selector's score of that candidate and its lead over the others."""
+        order = [index, *(i for i in self.order if i != index)]
+        return replace(self, order=order, rival=_rival(self.scores, order, candidates), read=True)
 
 
 def _stems(text: str) -> set[str]:
@@ -196,12 +203,15 @@ class Selector:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
         scores = self.probabilities(features(question, qvec, candidates, lang))
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        rival = 0.0
-        if order:
-            first = candidates[order[0]].vector
-            same = dots(np.vstack([c.vector for c in candidates]), first) >= SAME_FACT
-            rival = max((float(scores[i]) for i in order[1:] if not same[i]), default=0.0)
-        return Selection(scores, order, self.threshold, self.calibration, rival)
+        return Selection(scores, order, self.threshold, self.calibration, _rival(scores, order, candidates))
+
+
+def _rival(scores: np.ndarray, order: list[int], candidates: Sequence[Candidate]) -> float:
+    """The best score of a candidate that does not restate the first in ``order`` (0 when there is none)."""
+    if not order:
+        return 0.0
+    same = dots(np.vstack([c.vector for c in candidates]), candidates[order[0]].vector) >= SAME_FACT
+    return max((float(scores[i]) for i in order[1:] if not same[i]), default=0.0)
 
 
 def context_vectors(vectors: np.ndarray, groups: Sequence[int]) -> np.ndarray:
