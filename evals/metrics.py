@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 from evals.dataset import Case
 from evals.statistics import percentile, ratio
 from qa.types import Answer
@@ -495,6 +497,7 @@ class Calibration:
 
     answers: int
     ece: float | None
+    ece_if_calibrated: tuple[float, float] | None  # median and 95th percentile (``ece_if_calibrated``)
     confident: int
     confident_right: float | None
     coverage: float | None
@@ -504,6 +507,8 @@ class Calibration:
         return {
             "confidence.answers": self.answers,
             "confidence.ece": self.ece,
+            "confidence.ece_if_calibrated": None if self.ece_if_calibrated is None else self.ece_if_calibrated[0],
+            "confidence.ece_if_calibrated_p95": None if self.ece_if_calibrated is None else self.ece_if_calibrated[1],
             "confidence.confident": self.confident,
             "confidence.confident_right": self.confident_right,
             "confidence.coverage": self.coverage,
@@ -511,7 +516,12 @@ class Calibration:
 
     def diagram(self) -> dict:
         """What the reliability diagram is drawn from."""
-        return {"bins": [list(b) for b in self.bins], "ece": self.ece, "answers": self.answers}
+        return {
+            "bins": [list(b) for b in self.bins],
+            "ece": self.ece,
+            "answers": self.answers,
+            "ece_if_calibrated": None if self.ece_if_calibrated is None else list(self.ece_if_calibrated),
+        }
 
 
 def reliability(stated: Sequence[tuple[float, bool]]) -> tuple[float, tuple[tuple[float, float, int], ...]]:
@@ -526,6 +536,20 @@ def reliability(stated: Sequence[tuple[float, bool]]) -> tuple[float, tuple[tupl
     return round(sum(n * abs(c - r) for c, r, n in bins) / len(stated), 4), tuple(bins)
 
 
+def ece_if_calibrated(confidences: Sequence[float], draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """The ECE a perfectly calibrated confidence would show on answers stated with these ``confidences`` (each
+    answer right with exactly its stated probability, drawn ``draws`` times with a fixed seed): its median and
+    95th percentile. With few answers ten bins hold a handful each, and chance alone opens gaps: an ECE below the
+    95th percentile is within what so few answers can tell from perfect calibration."""
+    c = np.asarray(confidences, dtype=np.float64)
+    if not len(c):
+        raise ValueError("no confidences: there is no ECE to compare")
+    one_hot = np.eye(BINS)[np.minimum((c * BINS).astype(int), BINS - 1)]  # answers x bins, as ``reliability``
+    right = np.random.default_rng(seed).random((draws, len(c))) < c
+    eces = np.sort(np.abs(right @ one_hot - c @ one_hot).sum(axis=1) / len(c))
+    return round(float(eces[draws // 2]), 4), round(float(eces[int(0.95 * (draws - 1))]), 4)
+
+
 def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
     stated = [(j.confidence, j.right_first) for j in judgements if j.confidence is not None]
     if not stated:
@@ -536,6 +560,7 @@ def calibration(judgements: Sequence[Judgement]) -> Calibration | None:
     return Calibration(
         answers=len(stated),
         ece=ece,
+        ece_if_calibrated=ece_if_calibrated([c for c, _ in stated]),
         confident=len(confident),
         confident_right=_mean(confident),
         coverage=_mean(j.confidence is not None and j.confidence >= CONFIDENT for j in answerable),

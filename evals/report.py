@@ -126,6 +126,17 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
 
+def _floor(calibration: dict) -> str:
+    """What chance alone would show: the ECE of a perfectly calibrated confidence on as many answers."""
+    band = calibration.get("ece_if_calibrated")
+    if not band:
+        return "."
+    return (
+        f"; a perfectly calibrated confidence would show {band[0]:.3f} on as many answers by chance alone "
+        f"(95th percentile {band[1]:.3f}): an ECE below that is within what so few answers can tell."
+    )
+
+
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     cell = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     out = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
@@ -193,7 +204,8 @@ def markdown(report: dict) -> str:
             [
                 "## Confidence",
                 f"Expected calibration error **{report['calibration']['ece']:.3f}** over "
-                f"{report['calibration']['answers']} answers that state a confidence (single questions).",
+                f"{report['calibration']['answers']} answers that state a confidence (single questions)"
+                + _floor(report["calibration"]),
                 f"![Reliability diagram]({DIAGRAM})",
             ]
             if report.get("calibration")

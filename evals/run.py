@@ -128,7 +128,7 @@ def meta(
         "seconds": round(seconds, 1),
         "llm": assistant.config.llm,
         "llm_status": assistant.llm_status(),
-        "reader": "llm" if assistant.llm is not None and assistant.config.model_reads else "selector",
+        "reader": assistant.reader,
         "k": k,
         "embedder": assistant.embedder.name,
         "cases_file": cases_file,

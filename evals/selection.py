@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.metrics import CONFIDENT, reliability
+from evals.metrics import CONFIDENT, ece_if_calibrated, reliability
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.retrieve import rank_scores
@@ -193,6 +193,7 @@ class SelectionScores:
     over_refusal: float  # answerable pools (answer among candidates) refused
     auroc: float  # best score separating answerable pools from removed ones
     ece: float  # expected calibration error of the confidence of answered pools (first choice is the answer)
+    ece_if_calibrated: float  # the median ECE a perfectly calibrated confidence shows on as many answers
     confident_right: float  # of answered pools with confidence >= 0.5, the share whose first choice is the answer
     confident_coverage: float  # answerable pools answered with confidence >= 0.5
 
@@ -246,6 +247,7 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
         over_refusal=over / max(1, reachable),
         auroc=auroc(best_a, best_r),
         ece=reliability(stated)[0] if stated else float("nan"),
+        ece_if_calibrated=ece_if_calibrated([c for c, _ in stated])[0] if stated else float("nan"),
         confident_right=sum(confident) / len(confident) if confident else float("nan"),
         confident_coverage=confident_answerable / n if n else 0.0,
     )

@@ -8,8 +8,9 @@ sentence, when retrieval reached it) and without it (all negatives: it must be r
 second question also gets a pool with no paragraph of its article at all (off-topic). A logistic
 regression is fitted to all their candidates (standardised features, L2, full-batch Adam from zeros, a fixed
 number of steps: deterministic, so the shipped file reproduces). The refusal threshold (Youden's J between
-answerable and removed pools) and the confidence calibration are read from held-out selections: three fits,
-each without a third of the articles, choose for that third. Nothing of articles 36-47 is read. Writes the
+answerable and removed pools) and the confidence calibration (on the selections above the threshold: the
+answers) are read from held-out selections: three fits, each without a third of the articles, choose for that
+third. Nothing of articles 36-47 is read. Writes the
 weights with a summary of the training data beside them.
 """
 
@@ -87,7 +88,8 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
     threshold = youden_threshold(
         [s.top_score for s, _, has in held_out if has], [s.top_score for s, _, has in held_out if not has]
     )
-    calibration = calibrate(held_out)
+    # A confidence is shown only with an answer: it is calibrated on the selections that clear the threshold.
+    calibration = calibrate([h for h in held_out if h[0].top_score >= threshold])
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
         "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",

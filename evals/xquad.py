@@ -352,6 +352,7 @@ def answers_table(result: dict) -> str:
         "over_refusal",
         "auroc",
         "ece",
+        "ece_if_calibrated",
         "confident_right",
         "confident_coverage",
     )

@@ -151,6 +151,12 @@ class Assistant:
         """The model and its state as one line for people (the page's status line, evals reports)."""
         return "extractive (no LLM)" if self.llm is None else f"{self.llm.name}: {self.llm.status}"
 
+    @property
+    def reader(self) -> str:
+        """Who chooses the quoted sentence: "llm" (the model reads the selector's best candidates, ``qa.read``)
+        or "selector"."""
+        return "llm" if self.llm is not None and self.config.model_reads else "selector"
+
     def llm_state(self) -> LLMState | None:
         """The model's state (None when answers are extractive), for code that acts on it."""
         return None if self.llm is None else self.llm.state
@@ -218,7 +224,7 @@ class Assistant:
         if INSTRUCTION.search(q):
             yield done(self._refusal(lang, "the question asks for something other than what the articles say", base))
             return
-        if self.llm is not None and self.config.model_reads and selection.order:
+        if self.llm is not None and self.reader == "llm" and selection.order:
             # The model reads the selector's best candidates and points at the one that answers, or at none.
             t_read = time.perf_counter()
             top = selection.order[:READ]

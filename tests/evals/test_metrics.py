@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from evals.dataset import Case
@@ -10,6 +12,7 @@ from evals.metrics import (
     calibration,
     citations,
     conflict,
+    ece_if_calibrated,
     first_claim,
     judge,
     key_facts,
@@ -17,6 +20,7 @@ from evals.metrics import (
     normalize,
     occurs,
     refusal,
+    reliability,
     retrieval,
     score,
     sentences,
@@ -325,6 +329,18 @@ def test_calibration_error_risk_and_coverage_are_exact():
     assert c.confident == 3 and c.confident_right == 1 / 3  # an answer to a question to refuse is never right
     assert c.coverage == 2 / 4  # of the four answerable questions, two got an answer stated likely right
     assert calibration([_stated(None, False)]) is None
+
+
+def test_the_ece_a_calibrated_confidence_shows_by_chance_shrinks_with_more_answers():
+    assert ece_if_calibrated([1.0, 0.0] * 20) == (0.0, 0.0)  # certain answers: nothing is left to chance
+    few, many = ece_if_calibrated([0.3, 0.6, 0.8] * 10), ece_if_calibrated([0.3, 0.6, 0.8] * 1000)
+    assert 0 < many[0] < few[0] <= few[1] and many[1] < 0.05
+    # the draws are the stated probabilities: the median matches a direct simulation through ``reliability``
+    rng = random.Random(7)
+    direct = sorted(reliability([(c, rng.random() < c) for c in [0.3, 0.6, 0.8] * 10])[0] for _ in range(400))
+    assert abs(direct[200] - few[0]) < 0.02
+    with pytest.raises(ValueError, match="no confidences"):
+        ece_if_calibrated([])
 
 
 def test_the_first_claim_is_the_text_before_the_first_marker():

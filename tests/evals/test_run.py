@@ -37,6 +37,7 @@ class FakeAssistant:
         self.closed = False
         self.config = SimpleNamespace(llm=llm)
         self.embedder = SimpleNamespace(name="fake-embedder")
+        self.reader = "selector"
 
     def llm_status(self) -> str:
         return "fake"
