@@ -55,6 +55,18 @@ def test_the_selection_refuses_below_the_threshold():
     assert np.allclose(selector.probabilities(x), 0.5)
 
 
+def test_a_heading_or_a_caption_ranks_below_a_sentence_the_selector_scores_alike(embedder):
+    selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.4)
+    caption = "Foreign Minister Sergei Lavrov with Choe Son Hui in Moscow Photo: Maxim Shemetov/AFP"
+    sentence = "Lavrov met Choe Son Hui in Moscow on Friday."
+    q = "Where did Lavrov meet Choe Son Hui?"
+    sel = selector.select(
+        q, embedder.queries([q])[0], [_candidate(embedder, t, "en") for t in (caption, sentence)], "en"
+    )
+    # every feature weighs nothing, so both score 0.5 but for the caption's penalty
+    assert sel.order == [1, 0] and sel.scores[1] == 0.5 and sel.scores[0] == pytest.approx(1 / (1 + np.e))
+
+
 @pytest.mark.parametrize(
     "question,source,fact",
     [
