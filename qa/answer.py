@@ -233,12 +233,12 @@ class Assistant:
             except LLMError as e:
                 log.warning("the model could not read the candidates, the selector chooses: %s", e)
             else:
+                timings["read_s"] = round(time.perf_counter() - t_read, 3)
                 if reading.choice is None:
                     why = f"{self.llm.name} read the {len(top)} best sentences and found none that answers the question"
                     yield done(self._refusal(lang, why, base))
                     return
                 selection = selection.chosen(top[reading.choice], [_candidate(s, passages) for s in pool])
-            timings["read_s"] = round(time.perf_counter() - t_read, 3)
         if not selection.answered:
             yield done(
                 self._refusal(

@@ -55,6 +55,22 @@ def test_the_selection_refuses_below_the_threshold():
     assert np.allclose(selector.probabilities(x), 0.5)
 
 
+def test_a_sentence_a_model_chose_comes_first_and_answers_whatever_its_score(embedder):
+    selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.6)
+    texts = [
+        "Lavrov met Choe Son Hui in Moscow on Friday.",
+        "Lavrov met Choe Son Hui in Moscow on Friday!",
+        "It rained.",
+    ]
+    cands = [_candidate(embedder, t, "en") for t in texts]
+    q = "Where did Lavrov meet Choe Son Hui?"
+    sel = selector.select(q, embedder.queries([q])[0], cands, "en")
+    assert not sel.answered  # 0.5 for every candidate, under the threshold 0.6
+    chosen = sel.chosen(2, cands)
+    assert chosen.order[0] == 2 and sorted(chosen.order) == [0, 1, 2] and chosen.answered and chosen.read
+    assert chosen.rival == 0.5  # the others say something else than the chosen one
+
+
 def test_a_heading_or_a_caption_ranks_below_a_sentence_the_selector_scores_alike(embedder):
     selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.4)
     caption = "Foreign Minister Sergei Lavrov with Choe Son Hui in Moscow Photo: Maxim Shemetov/AFP"
