@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -288,19 +287,6 @@ def test_instructions_inside_a_retrieved_article_are_data_in_the_prompt(injected
     assert "BANANA" not in a.text
     # A passage that gives orders is no evidence: the model only ever sees quotes of other passages.
     assert all("ignore all previous" not in m["content"] for prompt in llm.prompts for m in prompt)
-
-
-@pytest.fixture(scope="module")
-def local_llm():
-    """One real local llama.cpp server for the module (the bundled model, from the user's cache)."""
-    from qa.config import Config
-    from qa.llm import make_llm
-
-    llm = make_llm(
-        Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=300, llm_idle=0).validated()
-    )
-    yield llm
-    llm.close()
 
 
 @pytest.mark.slow

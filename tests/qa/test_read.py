@@ -58,20 +58,6 @@ def test_when_the_model_fails_to_read_the_selector_chooses(assistant):
     assert not a.refused and a.citations[0] == alone.citations[0]
 
 
-@pytest.fixture(scope="module")
-def local_llm():
-    """The bundled model on the real llama.cpp server, as the reader."""
-    from pathlib import Path
-
-    from qa.llm import make_llm
-
-    llm = make_llm(
-        Config(cache_dir=Path.home() / ".cache" / "qa", llm="local", llm_timeout=300, llm_idle=0).validated()
-    )
-    yield llm
-    llm.close()
-
-
 @pytest.mark.slow
 def test_the_real_model_points_at_the_sentence_that_answers_or_at_none(local_llm):
     # The bundled 1.5B model is a weak reader (docs/decisions.md): these three are ones it reads right.
