@@ -35,10 +35,9 @@ class EngineChoice(StrEnum):
 
 
 class ReaderChoice(StrEnum):
-    """Who chooses the quoted sentence: the trained selector alone, or the model reading its best candidates
-    (``qa.read``); ``auto``: the model when it is an OpenAI-compatible endpoint, else the selector."""
+    """Who chooses the quoted sentence: the trained selector, or the model reading its best candidates
+    (``qa.read``: only worth it with a model stronger than the bundled one, ``docs/decisions.md``)."""
 
-    AUTO = "auto"
     SELECTOR = "selector"
     LLM = "llm"
 
@@ -61,7 +60,7 @@ class Config:
     llm_timeout: float = 60.0  # QA_LLM_TIMEOUT: seconds for one LLM request
     llm_threads: int = 2  # QA_LLM_THREADS: threads of the local llama.cpp server
     llm_idle: float = 300.0  # QA_LLM_IDLE: seconds the shared local server stays up unused; 0: one per process
-    reader: str = ReaderChoice.AUTO.value  # QA_READER: auto | selector | llm (``qa.read``)
+    reader: str = ReaderChoice.SELECTOR.value  # QA_READER: selector | llm (``qa.read``)
     model_path: Path | None = None  # QA_MODEL_PATH: a GGUF to serve instead of the bundled Qwen build
     k: int = 5  # QA_K: passages shown with an answer
     max_file_mb: float = 5.0  # QA_MAX_FILE_MB: larger files are refused at ingest
@@ -157,8 +156,6 @@ class Config:
     @property
     def model_reads(self) -> bool:
         """Whether the model (when there is one) chooses among the selector's best candidates (``qa.read``)."""
-        if self.reader == ReaderChoice.AUTO:
-            return self.llm == LLMChoice.OPENAI
         return self.reader == ReaderChoice.LLM
 
     @property

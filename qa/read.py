@@ -1,15 +1,15 @@
 """A language model reads the selector's best candidates and says which one answers, or that none does.
 
 The selector (``qa.select``) reads each sentence alone, through the small embedder; a capable model reads the
-question and the sentences together, across languages. With ``QA_READER=llm`` (the default when ``QA_LLM=openai``:
-an endpoint is chosen because it is stronger than the bundled model) the model is shown the ``READ`` best
-candidates, numbered, and replies with a number: that sentence is quoted first; 0 means none states the
+question and the sentences together, across languages. With ``QA_READER=llm`` the model is shown the ``READ``
+best candidates, numbered, and replies with a number: that sentence is quoted first; 0 means none states the
 answer, and the assistant refuses. Nothing the model writes is shown: it only points at a sentence, which is
 quoted verbatim, so the citation is verified by construction whatever it says.
 
-Measured with the bundled 1.5B model as that endpoint (``docs/decisions.md``, "The reader, round three"), the
-selector alone chooses better: ``QA_READER=selector`` is the default for the local model, and the right choice
-for any endpoint that is not stronger than it.
+Measured with the bundled 1.5B model behind ``QA_LLM=openai`` (``docs/decisions.md``, "The reader, round three"),
+the selector alone chooses far better, so the selector is the default for every model, and ``QA_READER=llm`` is
+for an endpoint known to be stronger (the README's recipe of serving the bundled model on a bigger machine
+must not turn it on).
 """
 
 from __future__ import annotations

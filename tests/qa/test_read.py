@@ -25,11 +25,11 @@ def reading(assistant: Assistant, llm) -> Assistant:
     return Assistant(replace(assistant.config, reader="llm"), assistant.embedder, assistant.store, llm=llm)
 
 
-def test_the_reader_is_the_model_only_for_an_endpoint_unless_chosen():
-    assert Config(llm="openai").model_reads and not Config(llm="local").model_reads
-    assert Config(llm="local", reader="llm").model_reads and not Config(llm="openai", reader="selector").model_reads
+def test_the_model_reads_only_when_chosen():
+    assert not Config(llm="openai").model_reads and not Config(llm="local").model_reads
+    assert Config(llm="local", reader="llm").model_reads and Config(llm="openai", reader="llm").model_reads
     assert Config.from_env({"QA_READER": "llm", "QA_LLM": "none"}).reader == "llm"
-    with pytest.raises(ConfigError, match="QA_READER must be one of auto, selector, llm"):
+    with pytest.raises(ConfigError, match="QA_READER must be one of selector, llm"):
         Config.from_env({"QA_READER": "oracle"})
 
 
