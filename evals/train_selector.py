@@ -10,8 +10,7 @@ regression is fitted to all their candidates (standardised features, L2, full-ba
 number of steps: deterministic, so the shipped file reproduces). The refusal threshold (Youden's J between
 answerable and removed pools) and the confidence calibration (on the selections above the threshold: the
 answers) are read from held-out selections: three fits, each without a third of the articles, choose for that
-third. Nothing of articles 36-47 is read. Writes the
-weights with a summary of the training data beside them.
+third. Nothing of articles 36-47 is read. Writes the weights with a summary of the training data beside them.
 """
 
 from __future__ import annotations

@@ -157,8 +157,6 @@ def _split_lines(text: str, s: int, e: int) -> list[tuple[int, int]]:
     return out
 
 
-# --- numbers -----------------------------------------------------------------------------------------------
-
 # What a sentence ends with, in the scripts of the articles (Latin and Arabic full stops and question marks, CJK
 # ones, an ellipsis), possibly inside closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?؟。！？…][\s\"'»”’)\]]*$")
@@ -168,6 +166,8 @@ def is_heading(sentence: str) -> bool:
     """Whether a line of an article does not end like a sentence: a headline, a subheading, a photo caption."""
     return not _SENTENCE_END.search(sentence.rstrip())
 
+
+# --- numbers -----------------------------------------------------------------------------------------------
 
 _NUM = re.compile(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|\d+(?:[.,]\d+)?")
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
