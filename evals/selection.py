@@ -116,6 +116,29 @@ def questions(embedder: Embedder, lang: str, items: Sequence[tuple[str, int, int
     )
 
 
+def joined_questions(embedder: Embedder, q: Questions, article_of: Sequence[int]) -> Questions:
+    """Each question searched as a follow-up is: joined after an earlier question of the same story (``qa.resolve``).
+
+    The earlier question is, for every other question, one about the same paragraph (a follow-up on the same
+    passage) and otherwise one about another paragraph of the same article (the next fact of the story); the
+    labels stay those of the question itself. The selector's choice on such pools is what the confidence and the
+    threshold of a joined search are read from: the earlier question's words pull towards its own answer.
+    """
+    texts: list[str] = []
+    for i, text in enumerate(q.texts):
+        paragraph = int(q.paragraph[i])
+        same_paragraph = i % 2 == 0
+        earlier = [
+            j
+            for j in range(len(q.texts))
+            if j != i
+            and article_of[int(q.paragraph[j])] == article_of[paragraph]
+            and (int(q.paragraph[j]) == paragraph) == same_paragraph
+        ] or [j for j in range(len(q.texts)) if j != i and article_of[int(q.paragraph[j])] == article_of[paragraph]]
+        texts.append(f"{q.texts[earlier[7 * i % len(earlier)]]} {text}" if earlier else text)
+    return Questions(q.lang, texts, q.paragraph, q.answer_start, embedder.queries(texts))
+
+
 def gold_sentence(s: Sentences, paragraph: int, answer_start: int) -> int | None:
     """Index of the sentence of ``paragraph`` that holds the answer's first character."""
     for i in np.flatnonzero(s.paragraph_of == paragraph):
@@ -270,6 +293,7 @@ def score_test_quarter(
     selector: Selector,
     limit: int | None = None,
     mixed: bool = False,
+    joined: bool = False,
 ) -> dict[str, dict[str, float | int]]:
     """Selection scores on articles 36-47 for each (question language, paragraph language) pair.
 
@@ -281,6 +305,11 @@ def score_test_quarter(
     texts = {lang: read(data, lang, TEST_ARTICLES) for lang in langs}
     sents = {lang: sentences(embedder, lang, texts[lang][0]) for lang in (langs if mixed else {p for _, p in pairs})}
     quest = {lang: questions(embedder, lang, texts[lang][1]) for lang in {q for q, _ in pairs}}
+    if joined:
+        # Follow-ups, searched joined with an earlier question (``joined_questions``), judged as the assistant
+        # judges them: with the threshold and the calibration of joined searches.
+        quest = {lang: joined_questions(embedder, q, texts[lang][2]) for lang, q in quest.items()}
+        selector = selector.as_joined()
     out = {}
     for ql, pl in pairs:
         n = len(quest[ql].texts)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.logistic import fit, fit_interactions, youden_threshold
-from evals.selection import TRAIN_ARTICLES, Pool, design, pools, questions, read, sentences
+from evals.selection import TRAIN_ARTICLES, Pool, design, joined_questions, pools, questions, read, sentences
 from evals.xquad import DEFAULT_DATA, spread
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
@@ -43,12 +43,17 @@ POSITIVE_WEIGHT = 3.0  # one answer sentence per pool of 8: weigh it up so the s
 FOLDS = 3  # article folds for the threshold and the calibration
 
 
-def training_pools(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[list[Pool], list[Pool], list[int]]:
+def training_pools(
+    embedder: Embedder, data: Path, langs: tuple[str, ...], joined: bool = False
+) -> tuple[list[Pool], list[Pool], list[int]]:
     """Answerable pools (their answer's sentence among the candidates) and removed ones, of every language pair
-    over the training articles, and the article of each paragraph (``Pool.paragraph`` indexes it)."""
+    over the training articles, and the article of each paragraph (``Pool.paragraph`` indexes it); ``joined``:
+    each question searched as a follow-up (``evals.selection.joined_questions``)."""
     read_langs = {lang: read(data, lang, TRAIN_ARTICLES) for lang in langs}
     sents = {lang: sentences(embedder, lang, read_langs[lang][0]) for lang in langs}
     quest = {lang: questions(embedder, lang, read_langs[lang][1]) for lang in langs}
+    if joined:
+        quest = {lang: joined_questions(embedder, q, read_langs[lang][2]) for lang, q in quest.items()}
     answerable: list[Pool] = []
     removed: list[Pool] = []
     off_topic: list[Pool] = []
@@ -75,20 +80,27 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
     # saw (cross-fitting by article): on its own training pools the selector is right more often than on new
     # questions (first choice right 0.78 in-sample, 0.67 on held-out training articles), and a confidence
     # calibrated there overstates itself.
+    # The same for follow-ups, searched joined with an earlier question (the weights are the same; the scores
+    # mean less there: ``joined_questions``).
+    joined_answerable, joined_removed, _ = training_pools(embedder, data, langs, joined=True)
+    joined_every = joined_answerable + joined_removed
     fold_of_pool = np.asarray([article_of[p.paragraph] % FOLDS for p in every])
     fold_of_row = np.repeat(fold_of_pool, [len(p.labels) for p in every])
+    joined_fold = np.asarray([article_of[p.paragraph] % FOLDS for p in joined_every])
     held_out: list[tuple[Selection, Pool, bool]] = []
+    joined_held_out: list[tuple[Selection, Pool, bool]] = []
     for fold in range(FOLDS):
         rows = fold_of_row != fold
         probe = Selector(_fit(a[rows], b[rows], y[rows]), 0.5)
         held_out += [
             (_select(probe, every[i]), every[i], i < len(answerable)) for i in np.flatnonzero(fold_of_pool == fold)
         ]
-    threshold = youden_threshold(
-        [s.top_score for s, _, has in held_out if has], [s.top_score for s, _, has in held_out if not has]
-    )
-    # A confidence is shown only with an answer: it is calibrated on the selections that clear the threshold.
-    calibration = calibrate([h for h in held_out if h[0].top_score >= threshold])
+        joined_held_out += [
+            (_select(probe, joined_every[i]), joined_every[i], i < len(joined_answerable))
+            for i in np.flatnonzero(joined_fold == fold)
+        ]
+    threshold, calibration = threshold_and_calibration(held_out)
+    joined_threshold, joined_calibration = threshold_and_calibration(joined_held_out)
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
         "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
@@ -96,6 +108,9 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         "answerable_pools": len(answerable),
         "threshold_and_calibration": f"{FOLDS}-fold by article: selections by weights that did not see the article",
         "removed_pools": len(removed),
+        "joined_pools": f"{len(joined_answerable)} answerable, {len(joined_removed)} removed: each question after an "
+        "earlier one of its article (same paragraph for every other question), for the follow-ups' threshold and "
+        "calibration",
         "questions_per_pair": PER_PAIR,
         "rows": int(len(y)),
         "positives": int(y.sum()),
@@ -104,7 +119,7 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         "positive_weight": POSITIVE_WEIGHT,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    return Selector(weights, threshold, calibration), card
+    return Selector(weights, threshold, calibration, joined_threshold, joined_calibration), card
 
 
 def _fit(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -115,6 +130,16 @@ def _fit(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _select(selector: Selector, pool: Pool) -> Selection:
     return selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+
+
+def threshold_and_calibration(held_out: list[tuple[Selection, Pool, bool]]) -> tuple[float, np.ndarray]:
+    """The refusal threshold (Youden's J between answerable and removed pools' best scores) and the confidence's
+    calibration, from held-out selections; a confidence is shown only with an answer, so it is calibrated on
+    the selections that clear the threshold."""
+    threshold = youden_threshold(
+        [s.top_score for s, _, has in held_out if has], [s.top_score for s, _, has in held_out if not has]
+    )
+    return threshold, calibrate([h for h in held_out if h[0].top_score >= threshold])
 
 
 def calibrate(selections: list[tuple[Selection, Pool, bool]]) -> np.ndarray:
@@ -136,13 +161,18 @@ def write(selector: Selector, card: dict, out: Path) -> None:
         "features": list(SCALAR_FEATURES),
         "interactions": list(INTERACTIONS),
         "threshold": selector.threshold,
-        "calibration": None if selector.calibration is None else [round(float(w), 6) for w in selector.calibration],
+        "calibration": _rounded(selector.calibration),
+        "joined": {"threshold": selector.joined_threshold, "calibration": _rounded(selector.joined_calibration)},
         "training": card,
         "weights": [round(float(w), 6) for w in selector.weights],
     }
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out)
+
+
+def _rounded(values: np.ndarray | None) -> list[float] | None:
+    return None if values is None else [round(float(w), 6) for w in values]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -322,18 +322,22 @@ def table(result: dict) -> str:
     return "\n".join([head, *rows, f"{result['store']} store, {result['embedder']}, {result['seconds']:.1f} s in all"])
 
 
-def answers(pairs: list[tuple[str, str]], data: Path, limit: int | None, embedder: Embedder, mixed: bool) -> dict:
-    """Answer-sentence selection and refusal on the test quarter, with today's rank order as the baseline."""
+def answers(
+    pairs: list[tuple[str, str]], data: Path, limit: int | None, embedder: Embedder, mixed: bool, joined: bool = False
+) -> dict:
+    """Answer-sentence selection and refusal on the test quarter, with today's rank order as the baseline;
+    ``joined``: each question searched as a follow-up, after an earlier question of its article."""
     from evals.selection import score_test_quarter
     from qa.select import Selector
 
     t = time.perf_counter()
     selector = Selector.load()
-    runs = score_test_quarter(embedder, data, pairs, selector, limit, mixed)
+    runs = score_test_quarter(embedder, data, pairs, selector, limit, mixed, joined)
     return {
         "articles": "36-47 (test quarter)",
         "mixed": mixed,
-        "threshold": round(selector.threshold, 4),
+        "joined": joined,
+        "threshold": round((selector.as_joined() if joined else selector).threshold, 4),
         "runs": runs,
         "embedder": embedder.name,
         "seconds": round(time.perf_counter() - t, 1),
@@ -413,6 +417,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --answers: the other paragraphs half the time in the question's language (as in a news store)",
     )
+    ap.add_argument(
+        "--joined",
+        action="store_true",
+        help="with --answers: each question searched as a follow-up is, joined after an earlier one of its article",
+    )
     ap.add_argument("--out", type=Path, help="write the figures as JSON to this file")
     ap.add_argument(
         "--store",
@@ -434,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config.from_env()
         embedder = Embedder.from_config(config)
         if a.answers:
-            result = answers(pairs, a.data, a.limit, embedder, a.mixed)
+            result = answers(pairs, a.data, a.limit, embedder, a.mixed, a.joined)
             print(answers_table(result))
         else:
             result = run(pairs, a.data, a.store, a.limit, embedder, config)

@@ -194,14 +194,24 @@ class Selector:
     weights: np.ndarray
     threshold: float
     calibration: np.ndarray | None = None  # ``confidence_features`` -> P(the first choice answers)
+    # The same two for a question searched joined with an earlier one (a follow-up, ``qa.resolve``): the earlier
+    # question's words pull the choice towards its own answer, so the same scores are worth less there.
+    joined_threshold: float | None = None
+    joined_calibration: np.ndarray | None = None
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Selector:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("features") != list(SCALAR_FEATURES) or data.get("interactions") != list(INTERACTIONS):
             raise ValueError(f"{path} was trained with other features; run `python -m evals train-selector`")
-        calibration = np.asarray(data["calibration"], dtype=np.float64) if data.get("calibration") else None
-        return cls(np.asarray(data["weights"], dtype=np.float32), float(data["threshold"]), calibration)
+        joined = data.get("joined") or {}
+        return cls(
+            np.asarray(data["weights"], dtype=np.float32),
+            float(data["threshold"]),
+            _array(data.get("calibration")),
+            float(joined["threshold"]) if joined.get("threshold") is not None else None,
+            _array(joined.get("calibration")),
+        )
 
     def probabilities(self, x: np.ndarray, headings: np.ndarray | None = None) -> np.ndarray:
         """The probability that each row's candidate answers; ``headings`` marks the rows that are headings or
@@ -211,12 +221,31 @@ class Selector:
             logits = logits - HEADING_PENALTY * headings
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def select(self, question: str, qvec: np.ndarray, candidates: Sequence[Candidate], lang: str | None) -> Selection:
-        """Score the candidates of a question in language ``lang`` (the candidates' languages may differ)."""
+    def select(
+        self,
+        question: str,
+        qvec: np.ndarray,
+        candidates: Sequence[Candidate],
+        lang: str | None,
+        joined: bool = False,
+    ) -> Selection:
+        """Score the candidates of a question in language ``lang`` (the candidates' languages may differ);
+        ``joined``: the question is a follow-up searched joined with the one before it."""
         headings = np.asarray([is_heading(c.text) for c in candidates], dtype=np.float64)
         scores = self.probabilities(features(question, qvec, candidates, lang), headings)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
-        return Selection(scores, order, self.threshold, self.calibration, _rival(scores, order, candidates))
+        judge = self.as_joined() if joined else self
+        return Selection(scores, order, judge.threshold, judge.calibration, _rival(scores, order, candidates))
+
+    def as_joined(self) -> Selector:
+        """The same weights with the threshold and the calibration of joined searches (itself without them)."""
+        if self.joined_threshold is None:
+            return self
+        return replace(self, threshold=self.joined_threshold, calibration=self.joined_calibration)
+
+
+def _array(values: list[float] | None) -> np.ndarray | None:
+    return np.asarray(values, dtype=np.float64) if values else None
 
 
 def _rival(scores: np.ndarray, order: list[int], candidates: Sequence[Candidate]) -> float:

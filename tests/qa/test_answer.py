@@ -220,6 +220,18 @@ def test_follow_up_is_searched_with_the_previous_question(assistant):
     assert any(p.source.startswith("002_") for p in a.passages[:2])
 
 
+def test_an_answer_to_a_follow_up_is_stated_less_sure_than_the_same_search_asked_outright(assistant):
+    """A follow-up is searched joined with the question before it; the earlier question's words pull the choice
+    towards its own answer, so the same scores are worth less (``Selector.as_joined``)."""
+    history = [{"role": "user", "content": "Which North Korean minister did Lavrov meet in Moscow?"}]
+    followup = assistant.ask("And what did she say about Putin?", history=history)
+    assert followup.rewritten
+    outright = assistant.ask(followup.rewritten)
+    assert outright.rewritten is None and followup.citations == outright.citations
+    assert followup.confidence is not None and outright.confidence is not None
+    assert followup.confidence < outright.confidence
+
+
 def test_a_new_question_in_a_conversation_is_answered_exactly_as_if_asked_alone(assistant):
     history = [{"role": "user", "content": "How many people were killed in the missile attack on Dnipro?"}]
     question = "Which US envoy does Zelenskyy say is heading to Kyiv?"

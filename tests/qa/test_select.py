@@ -71,6 +71,29 @@ def test_a_sentence_a_model_chose_comes_first_and_answers_whatever_its_score(emb
     assert chosen.rival == 0.5  # the others say something else than the chosen one
 
 
+def test_a_joined_search_is_judged_with_the_threshold_and_calibration_of_joined_searches(embedder):
+    size = len(SCALAR_FEATURES) + len(INTERACTIONS) * 384
+    calibration, joined = np.array([1.0, 2.0, 0.0]), np.array([0.5, 1.0, -1.0])
+    selector = Selector(np.zeros(size, dtype=np.float32), 0.4, calibration, 0.6, joined)
+    cands = [_candidate(embedder, "Lavrov met Choe Son Hui in Moscow on Friday.", "en")]
+    q = "Where did Lavrov meet Choe Son Hui? And when?"
+    alone = selector.select(q, embedder.queries([q])[0], cands, "en")
+    followup = selector.select(q, embedder.queries([q])[0], cands, "en", joined=True)
+    assert np.array_equal(alone.scores, followup.scores)  # the same weights: the same choice
+    assert alone.answered and not followup.answered  # 0.5 clears 0.4, not 0.6
+    assert followup.confidence < alone.confidence
+    # A selector trained before joined searches had their own figures judges them like any other.
+    plain = Selector(np.zeros(size, dtype=np.float32), 0.4, calibration)
+    assert plain.as_joined() is plain and plain.select(q, embedder.queries([q])[0], cands, "en", joined=True).answered
+
+
+def test_the_shipped_selector_is_less_sure_of_a_joined_search_with_the_same_scores():
+    selector = Selector.load()
+    assert selector.joined_threshold is not None and selector.joined_calibration is not None
+    features_ = confidence_features(0.9, 0.2)
+    assert features_ @ selector.joined_calibration < features_ @ selector.calibration
+
+
 def test_a_heading_or_a_caption_ranks_below_a_sentence_the_selector_scores_alike(embedder):
     selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.4)
     caption = "Foreign Minister Sergei Lavrov with Choe Son Hui in Moscow Photo: Maxim Shemetov/AFP"
