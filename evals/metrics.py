@@ -524,12 +524,18 @@ class Calibration:
         }
 
 
+def bin_of(confidences: np.ndarray) -> np.ndarray:
+    """The equal-width bin (0 .. ``BINS`` - 1) each confidence falls in; 1.0 goes in the last."""
+    return np.minimum((np.asarray(confidences, dtype=np.float64) * BINS).astype(int), BINS - 1)
+
+
 def reliability(stated: Sequence[tuple[float, bool]]) -> tuple[float, tuple[tuple[float, float, int], ...]]:
     """The expected calibration error of (stated confidence, was right) pairs over ``BINS`` equal-width bins,
     and per bin its mean confidence, share right and count."""
+    where = bin_of(np.asarray([c for c, _ in stated]))
     bins = []
     for b in range(BINS):
-        inside = [(c, r) for c, r in stated if min(int(c * BINS), BINS - 1) == b]
+        inside = [x for x, w in zip(stated, where) if w == b]
         if inside:
             conf = sum(c for c, _ in inside) / len(inside)
             bins.append((round(conf, 4), round(sum(r for _, r in inside) / len(inside), 4), len(inside)))
@@ -544,7 +550,7 @@ def ece_if_calibrated(confidences: Sequence[float], draws: int = 1000, seed: int
     c = np.asarray(confidences, dtype=np.float64)
     if not len(c):
         raise ValueError("no confidences: there is no ECE to compare")
-    one_hot = np.eye(BINS)[np.minimum((c * BINS).astype(int), BINS - 1)]  # answers x bins, as ``reliability``
+    one_hot = np.eye(BINS)[bin_of(c)]  # answers x bins
     right = np.random.default_rng(seed).random((draws, len(c))) < c
     eces = np.sort(np.abs(right @ one_hot - c @ one_hot).sum(axis=1) / len(c))
     return round(float(eces[draws // 2]), 4), round(float(eces[int(0.95 * (draws - 1))]), 4)
