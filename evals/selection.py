@@ -54,6 +54,7 @@ class Questions:
     paragraph: np.ndarray  # question -> paragraph index (same indices in every language)
     answer_start: list[int]  # in this language's paragraph; used with the paragraph language's own offsets
     vectors: np.ndarray
+    earlier: tuple[int, ...] = ()  # joined questions (``joined_questions``): the question each one follows
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Pool:
     candidates: list[Candidate]
     labels: np.ndarray  # 1 for the answer's sentence
     paragraph: int = -1  # the question's own paragraph (the same index in every language)
+    seen: frozenset[str] = frozenset()  # a joined question's: the sentences that answered the one it follows
 
 
 def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
@@ -125,6 +127,7 @@ def joined_questions(embedder: Embedder, q: Questions, article_of: Sequence[int]
     threshold of a joined search are read from: the earlier question's words pull towards its own answer.
     """
     texts: list[str] = []
+    follows: list[int] = []
     for i, text in enumerate(q.texts):
         paragraph = int(q.paragraph[i])
         same_paragraph = i % 2 == 0
@@ -135,8 +138,28 @@ def joined_questions(embedder: Embedder, q: Questions, article_of: Sequence[int]
             and article_of[int(q.paragraph[j])] == article_of[paragraph]
             and (int(q.paragraph[j]) == paragraph) == same_paragraph
         ] or [j for j in range(len(q.texts)) if j != i and article_of[int(q.paragraph[j])] == article_of[paragraph]]
-        texts.append(f"{q.texts[earlier[7 * i % len(earlier)]]} {text}" if earlier else text)
-    return Questions(q.lang, texts, q.paragraph, q.answer_start, embedder.queries(texts))
+        follows.append(earlier[7 * i % len(earlier)] if earlier else i)
+        texts.append(f"{q.texts[follows[-1]]} {text}" if earlier else text)
+    return Questions(q.lang, texts, q.paragraph, q.answer_start, embedder.queries(texts), tuple(follows))
+
+
+def earlier_answers(
+    q: Questions, by_lang: dict[str, Sentences], answer_starts: dict[str, Sequence[int]]
+) -> list[frozenset[str]]:
+    """For each joined question (``joined_questions``), the sentence that answers the question it follows, in
+    every language of ``by_lang`` (``answer_starts``: each language's answer offsets): what the previous answer
+    quoted, as the assistant lowers it for a follow-up (``qa.select.SEEN_PENALTY``)."""
+    out = []
+    for i in range(len(q.texts)):
+        e = q.earlier[i] if q.earlier else i
+        texts = set()
+        if e != i:
+            for lang, s in by_lang.items():
+                g = gold_sentence(s, int(q.paragraph[e]), answer_starts[lang][e])
+                if g is not None:
+                    texts.add(s.texts[g])
+        out.append(frozenset(texts))
+    return out
 
 
 def gold_sentence(s: Sentences, paragraph: int, answer_start: int) -> int | None:
@@ -155,6 +178,7 @@ def pools(
     which: Sequence[int],
     removed: bool = False,
     article_of: Sequence[int] | None = None,
+    seen: Sequence[frozenset[str]] | None = None,
 ) -> list[Pool]:
     """One pool per question index in ``which``: the answering paragraph in ``answer_lang`` (its answer starts at
     ``answer_starts[i]`` there), every other paragraph in a language of ``by_lang`` that varies with the paragraph
@@ -198,7 +222,8 @@ def pools(
             for lang, m in chosen
         ]
         labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
-        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, gold_paragraph))
+        shown = seen[qi] if seen is not None else frozenset()
+        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, gold_paragraph, shown))
     return out
 
 
@@ -232,13 +257,15 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
-def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool]) -> SelectionScores:
+def score(
+    selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool], joined: bool = False
+) -> SelectionScores:
     best_a: list[float] = []
     best_r: list[float] = []
     stated: list[tuple[float, bool]] = []  # (confidence, first choice is the answer) of every answered pool
     right = answered_right = baseline = reachable = over = confident_answerable = 0
     for pool in answerable:
-        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang, joined, pool.seen)
         top = sel.order[0]
         right += int(pool.labels[top] == 1)
         answered_right += int(pool.labels[top] == 1 and sel.answered)
@@ -251,7 +278,7 @@ def score(selector: Selector, answerable: Sequence[Pool], removed: Sequence[Pool
             best_a.append(sel.top_score)
             over += int(not sel.answered)
     for pool in removed:
-        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+        sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang, joined, pool.seen)
         best_r.append(sel.top_score)
         if sel.answered and sel.confidence is not None:
             stated.append((sel.confidence, False))
@@ -307,16 +334,18 @@ def score_test_quarter(
     quest = {lang: questions(embedder, lang, texts[lang][1]) for lang in {q for q, _ in pairs}}
     if joined:
         # Follow-ups, searched joined with an earlier question (``joined_questions``), judged as the assistant
-        # judges them: with the threshold and the calibration of joined searches.
+        # judges them: with the threshold and the calibration of joined searches, the earlier answer lowered.
         quest = {lang: joined_questions(embedder, q, texts[lang][2]) for lang, q in quest.items()}
-        selector = selector.as_joined()
     out = {}
     for ql, pl in pairs:
         n = len(quest[ql].texts)
         which = list(range(n)) if limit is None or limit >= n else [i * n // limit for i in range(limit)]
         starts = [a for _, _, a in texts[pl][1]]
         by_lang = {lang: sents[lang] for lang in ((ql, pl) if mixed else (pl,))}
-        answerable = pools(quest[ql], pl, by_lang, starts, which)
-        removed = pools(quest[ql], pl, by_lang, starts, which, removed=True)
-        out[f"{ql}->{pl}"] = score(selector, answerable, removed).to_dict()
+        seen = None
+        if joined:
+            seen = earlier_answers(quest[ql], by_lang, {lang: [a for _, _, a in texts[lang][1]] for lang in by_lang})
+        answerable = pools(quest[ql], pl, by_lang, starts, which, seen=seen)
+        removed = pools(quest[ql], pl, by_lang, starts, which, removed=True, seen=seen)
+        out[f"{ql}->{pl}"] = score(selector, answerable, removed, joined).to_dict()
     return out

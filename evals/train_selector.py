@@ -25,7 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from evals.logistic import fit, fit_interactions, youden_threshold
-from evals.selection import TRAIN_ARTICLES, Pool, design, joined_questions, pools, questions, read, sentences
+from evals.selection import (
+    TRAIN_ARTICLES,
+    Pool,
+    design,
+    earlier_answers,
+    joined_questions,
+    pools,
+    questions,
+    read,
+    sentences,
+)
 from evals.xquad import DEFAULT_DATA, spread
 from qa.config import Config, offline_environment
 from qa.embed import Embedder
@@ -52,8 +62,12 @@ def training_pools(
     read_langs = {lang: read(data, lang, TRAIN_ARTICLES) for lang in langs}
     sents = {lang: sentences(embedder, lang, read_langs[lang][0]) for lang in langs}
     quest = {lang: questions(embedder, lang, read_langs[lang][1]) for lang in langs}
+    seen = None
     if joined:
         quest = {lang: joined_questions(embedder, q, read_langs[lang][2]) for lang, q in quest.items()}
+        # The question a joined one follows is the same in every language (XQuAD is parallel).
+        offsets = {lang: [a for _, _, a in read_langs[lang][1]] for lang in langs}
+        seen = earlier_answers(quest[langs[0]], sents, offsets)
     answerable: list[Pool] = []
     removed: list[Pool] = []
     off_topic: list[Pool] = []
@@ -61,11 +75,18 @@ def training_pools(
         for pl in langs:
             starts = [a for _, _, a in read_langs[pl][1]]
             which = spread(range(len(quest[ql].texts)), PER_PAIR)
-            answerable += [p for p in pools(quest[ql], pl, sents, starts, which) if p.labels.any()]
-            removed += pools(quest[ql], pl, sents, starts, which, removed=True)
+            answerable += [p for p in pools(quest[ql], pl, sents, starts, which, seen=seen) if p.labels.any()]
+            removed += pools(quest[ql], pl, sents, starts, which, removed=True, seen=seen)
             # A question about an article that is not in the store at all: off-topic, to be refused too.
             off_topic += pools(
-                quest[ql], pl, sents, starts, which[::OFF_TOPIC_EVERY], removed=True, article_of=read_langs[pl][2]
+                quest[ql],
+                pl,
+                sents,
+                starts,
+                which[::OFF_TOPIC_EVERY],
+                removed=True,
+                article_of=read_langs[pl][2],
+                seen=seen,
             )
     return answerable, removed + off_topic, read_langs[langs[0]][2]
 
@@ -96,7 +117,7 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
             (_select(probe, every[i]), every[i], i < len(answerable)) for i in np.flatnonzero(fold_of_pool == fold)
         ]
         joined_held_out += [
-            (_select(probe, joined_every[i]), joined_every[i], i < len(joined_answerable))
+            (_select(probe, joined_every[i], joined=True), joined_every[i], i < len(joined_answerable))
             for i in np.flatnonzero(joined_fold == fold)
         ]
     threshold, calibration = threshold_and_calibration(held_out)
@@ -109,8 +130,8 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         "threshold_and_calibration": f"{FOLDS}-fold by article: selections by weights that did not see the article",
         "removed_pools": len(removed),
         "joined_pools": f"{len(joined_answerable)} answerable, {len(joined_removed)} removed: each question after an "
-        "earlier one of its article (same paragraph for every other question), for the follow-ups' threshold and "
-        "calibration",
+        "earlier one of its article (same paragraph for every other question; the earlier one's answer sentence "
+        "lowered as the assistant lowers what it quoted), for the follow-ups' threshold and calibration",
         "questions_per_pair": PER_PAIR,
         "rows": int(len(y)),
         "positives": int(y.sum()),
@@ -128,8 +149,8 @@ def _fit(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
     return fit_interactions(a, b, by, y, SCALAR_FEATURES.index("bias"), L2, STEPS, LEARNING_RATE, POSITIVE_WEIGHT)
 
 
-def _select(selector: Selector, pool: Pool) -> Selection:
-    return selector.select(pool.question, pool.qvec, pool.candidates, pool.lang)
+def _select(selector: Selector, pool: Pool, joined: bool = False) -> Selection:
+    return selector.select(pool.question, pool.qvec, pool.candidates, pool.lang, joined, pool.seen)
 
 
 def threshold_and_calibration(held_out: list[tuple[Selection, Pool, bool]]) -> tuple[float, np.ndarray]:

@@ -206,10 +206,11 @@ class Assistant:
         # before it ("and in Kyiv?"); then it is searched joined with that one (``qa.resolve``).
         resolution = self.resolver.resolve(q, history, self.embedder.queries)
         searched = resolution.searched
-        passages, pool, selection = self._select(searched, k, where, lang, joined=resolution.used_context)
+        seen = resolution.seen  # a follow-up asks what the previous answer did not say: its quotes rank lower
+        passages, pool, selection = self._select(searched, k, where, lang, resolution.used_context, seen)
         if resolution.maybe and resolution.joined and not selection.answered:
             # It may lean on the conversation, and alone it finds no answer: searched with it, kept if answered.
-            joined = self._select(resolution.joined, k, where, lang, joined=True)
+            joined = self._select(resolution.joined, k, where, lang, True, seen)
             if joined[2].answered:
                 searched, (passages, pool, selection) = resolution.joined, joined
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
@@ -279,15 +280,21 @@ class Assistant:
         yield done(_phrased(quoted, phrasing))
 
     def _select(
-        self, searched: str, k: int, where: dict | None, lang: str | None, joined: bool = False
+        self,
+        searched: str,
+        k: int,
+        where: dict | None,
+        lang: str | None,
+        joined: bool = False,
+        seen: tuple[str, ...] = (),
     ) -> tuple[list[Passage], list[Scored], Selection]:
         """The passages for ``searched``, the ``POOL`` best candidate sentences and the selector's verdict;
-        ``joined``: ``searched`` is a follow-up joined with the question before it."""
+        ``joined``: ``searched`` is a follow-up joined with the question before it, whose answer quoted ``seen``."""
         passages, ranked = self.retriever.evidence(searched, k, where=where)
         pool = ranked[:POOL]
         candidates = [_candidate(s, passages) for s in pool]
         qvec = self.embedder.queries([searched])[0]
-        return passages, pool, self.selector.select(searched, qvec, candidates, lang, joined=joined)
+        return passages, pool, self.selector.select(searched, qvec, candidates, lang, joined, seen)
 
     def _similarity(self, a: str, b: str) -> float:
         """Cosine of two texts' embeddings (multilingual: a phrase and its translation)."""

@@ -60,6 +60,7 @@ class Resolution:
     elliptical: float  # the classifier's probability that the question cannot stand alone
     joined: str | None = None  # the question joined with the one it would follow (None: no earlier question)
     maybe: bool = False  # not clearly elliptical, but it may be: try ``joined`` when the question alone fails
+    seen: tuple[str, ...] = ()  # the sentences the previous answer quoted (``shown_quotes``)
 
     @property
     def rewritten(self) -> str | None:
@@ -110,7 +111,20 @@ class Resolver:
         joined = f"{standing} {question}"
         needs = float(p[-1]) >= self.threshold
         maybe = not needs and float(p[-1]) >= self.maybe_threshold
-        return Resolution(question, joined if needs else question, needs, float(p[-1]), joined, maybe)
+        seen = shown_quotes(history)
+        return Resolution(question, joined if needs else question, needs, float(p[-1]), joined, maybe, seen)
+
+
+_QUOTE = re.compile(r"«([^«»]+)»")
+_ADDED_DATE = re.compile(r" \[\d{4}-\d{2}(?:-\d{2})?\]")  # ``qa.times.annotate``'s dates added to a quote
+
+
+def shown_quotes(history: Sequence[dict] | None) -> tuple[str, ...]:
+    """The sentences the last answer of a chat history quoted («…», as ``qa.answer`` writes them), without the
+    dates added in square brackets: what the user has just read."""
+    answers = [m.get("content") for m in history or [] if isinstance(m, dict) and m.get("role") == "assistant"]
+    last = answers[-1] if answers and isinstance(answers[-1], str) else ""
+    return tuple(_ADDED_DATE.sub("", q).strip() for q in _QUOTE.findall(last))
 
 
 def user_questions(history: Sequence[dict] | None) -> list[str]:

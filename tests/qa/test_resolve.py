@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qa.resolve import SCALARS, WEIGHTS, Resolver, user_questions
+from qa.resolve import SCALARS, WEIGHTS, Resolver, shown_quotes, user_questions
 
 HISTORY = [
     {"role": "user", "content": "How many people were killed in the missile attack on Dnipro?"},
@@ -68,6 +68,27 @@ def test_a_follow_up_of_a_follow_up_keeps_the_topic(resolver, embedder):
 def test_user_questions_skips_what_is_not_a_user_turn():
     history = [{"role": "user", "content": " a "}, {"role": "assistant", "content": "b"}, "junk", {"role": "user"}]
     assert user_questions(history) == ["a"]  # type: ignore[list-item]
+
+
+def test_the_quotes_of_the_last_answer_are_what_the_user_has_read():
+    history = [
+        {"role": "user", "content": "How many were killed?"},
+        {"role": "assistant", "content": "«Two died.» [1]"},
+        {"role": "user", "content": "Where?"},
+        {
+            "role": "assistant",
+            "content": "Uncertain: «It hit Dnipro on Friday [2024-11-15].» [1] «Sirens sounded.» [2]",
+        },
+    ]
+    assert shown_quotes(history) == ("It hit Dnipro on Friday.", "Sirens sounded.")
+    assert shown_quotes([{"role": "assistant", "content": "The articles do not say."}]) == ()
+    assert shown_quotes(None) == () and shown_quotes([{"role": "assistant", "content": None}]) == ()
+
+
+def test_a_follow_up_carries_what_the_previous_answer_quoted(resolver, embedder):
+    history = [*HISTORY[:1], {"role": "assistant", "content": "«Three people were killed.» [1]"}]
+    r = resolver.resolve("And how many were injured?", history, embedder.queries)
+    assert r.used_context and r.seen == ("Three people were killed.",)
 
 
 def test_the_shipped_weights_match_the_features_and_say_how_they_were_trained():

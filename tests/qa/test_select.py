@@ -87,6 +87,19 @@ def test_a_joined_search_is_judged_with_the_threshold_and_calibration_of_joined_
     assert plain.as_joined() is plain and plain.select(q, embedder.queries([q])[0], cands, "en", joined=True).answered
 
 
+def test_a_follow_up_ranks_the_sentence_the_previous_answer_quoted_below_one_scored_alike(embedder):
+    selector = Selector(np.zeros(len(SCALAR_FEATURES) + len(INTERACTIONS) * 384, dtype=np.float32), 0.1)
+    texts = ["Three people were killed in Dnipro.", "Nine people were injured in Dnipro."]
+    cands = [_candidate(embedder, t, "en") for t in texts]
+    q = "How many people died in Dnipro? And how many were injured?"
+    qv = embedder.queries([q])[0]
+    assert selector.select(q, qv, cands, "en").order[0] == 0  # a tie: the first stays first
+    followup = selector.select(q, qv, cands, "en", joined=True, seen=["Three  people were killed in Dnipro."])
+    assert followup.order[0] == 1 and followup.scores[0] < followup.scores[1]
+    # Only a follow-up: a question asked outright is not judged by what was said before it.
+    assert selector.select(q, qv, cands, "en", seen=[texts[0]]).order[0] == 0
+
+
 def test_the_shipped_selector_is_less_sure_of_a_joined_search_with_the_same_scores():
     selector = Selector.load()
     assert selector.joined_threshold is not None and selector.joined_calibration is not None
