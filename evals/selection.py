@@ -130,14 +130,8 @@ def joined_questions(embedder: Embedder, q: Questions, article_of: Sequence[int]
     follows: list[int] = []
     for i, text in enumerate(q.texts):
         paragraph = int(q.paragraph[i])
-        same_paragraph = i % 2 == 0
-        earlier = [
-            j
-            for j in range(len(q.texts))
-            if j != i
-            and article_of[int(q.paragraph[j])] == article_of[paragraph]
-            and (int(q.paragraph[j]) == paragraph) == same_paragraph
-        ] or [j for j in range(len(q.texts)) if j != i and article_of[int(q.paragraph[j])] == article_of[paragraph]]
+        story = [j for j in range(len(q.texts)) if j != i and article_of[int(q.paragraph[j])] == article_of[paragraph]]
+        earlier = [j for j in story if (int(q.paragraph[j]) == paragraph) == (i % 2 == 0)] or story
         follows.append(earlier[7 * i % len(earlier)] if earlier else i)
         texts.append(f"{q.texts[follows[-1]]} {text}" if earlier else text)
     return Questions(q.lang, texts, q.paragraph, q.answer_start, embedder.queries(texts), tuple(follows))

@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from qa.strings import say
+from qa.text import one_line
 from qa.types import Answer, AnswerMode, Citation
 
 
 def answer_markdown(answer: Answer, heading: str = "##") -> str:
     """One question and its answer: the text with its ``[n]`` markers, a status line, then the sources."""
-    lines = [f"{heading} {_one_line(answer.question)}", ""]
+    lines = [f"{heading} {one_line(answer.question)}", ""]
     if answer.rewritten and answer.rewritten.strip() != answer.question.strip():
-        lines += [f"*{say('searched_for', answer.lang)}* {_one_line(answer.rewritten)}", ""]
+        lines += [f"*{say('searched_for', answer.lang)}* {one_line(answer.rewritten)}", ""]
     lines += [answer.text, ""]
     if answer.refused:
         lines += ["*Not answered: the articles do not say.*", ""]
@@ -43,7 +44,7 @@ def answer_markdown(answer: Answer, heading: str = "##") -> str:
 
 def conversation_markdown(turns: Sequence[Answer], title: str | None = None) -> str:
     """Every turn of a conversation, in order, under an optional title."""
-    parts = [f"# {_one_line(title)}\n"] if title else []
+    parts = [f"# {one_line(title)}\n"] if title else []
     parts += [answer_markdown(a) for a in turns]
     return "\n".join(parts).rstrip() + "\n"
 
@@ -74,13 +75,9 @@ def citation_extras(c: Citation) -> list[str]:
 def _describe(name: str | None, date: str | None, source: str, page: int | None = None) -> str:
     """An article for the reader: its label in italics (when it has one besides its file name), date, page, file."""
     bits = [
-        f"*{_one_line(name)}*" if name and name != source else None,
+        f"*{one_line(name)}*" if name and name != source else None,
         date,
         f"p. {page}" if page else None,
         f"`{source}`",
     ]
     return ", ".join(b for b in bits if b)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.text import is_heading, normalize_numbers
+from qa.text import is_heading, normalize_numbers, one_line
 from qa.vectors import dots
 
 WEIGHTS = Path(__file__).with_name("models") / "selector.json"
@@ -239,9 +239,9 @@ class Selector:
         """Score the candidates of a question in language ``lang`` (the candidates' languages may differ);
         ``joined``: the question is a follow-up searched joined with the one before it, and ``seen`` the
         sentences the previous answer quoted (``SEEN_PENALTY``). Headings and captions: ``HEADING_PENALTY``."""
-        shown = {_spaced(t) for t in seen} if joined else set()
+        shown = {one_line(t) for t in seen} if joined else set()
         penalty = np.asarray(
-            [HEADING_PENALTY * is_heading(c.text) + SEEN_PENALTY * (_spaced(c.text) in shown) for c in candidates],
+            [HEADING_PENALTY * is_heading(c.text) + SEEN_PENALTY * (one_line(c.text) in shown) for c in candidates],
             dtype=np.float64,
         )
         scores = self.probabilities(features(question, qvec, candidates, lang), penalty)
@@ -254,10 +254,6 @@ class Selector:
         if self.joined_threshold is None:
             return self
         return replace(self, threshold=self.joined_threshold, calibration=self.joined_calibration)
-
-
-def _spaced(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _array(values: list[float] | None) -> np.ndarray | None:

@@ -162,6 +162,11 @@ def _split_lines(text: str, s: int, e: int) -> list[tuple[int, int]]:
 _SENTENCE_END = re.compile(r"[.!?؟。！？…][\s\"'»”’)\]]*$")
 
 
+def one_line(text: str) -> str:
+    """The text with every run of whitespace (line breaks included) as one space, trimmed."""
+    return " ".join(text.split())
+
+
 def is_heading(sentence: str) -> bool:
     """Whether a line of an article does not end like a sentence: a headline, a subheading, a photo caption."""
     return not _SENTENCE_END.search(sentence.rstrip())
