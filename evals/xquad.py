@@ -348,6 +348,7 @@ def answers_table(result: dict) -> str:
     cols = (
         "questions",
         "accuracy",
+        "quote_accuracy",
         "rank_baseline",
         "answered_right",
         "reachable",

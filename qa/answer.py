@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from qa.config import Config, offline_environment
@@ -28,10 +28,10 @@ from qa.phrase import phrase, states_figure
 from qa.read import READ, read
 from qa.resolve import Resolver
 from qa.retrieve import Retriever, Scored, check_k, check_question
-from qa.select import SAME_FACT, Candidate, Selection, Selector
+from qa.select import SAME_FACT, Candidate, Selection, Selector, neighbour
 from qa.store import Store, open_store
 from qa.strings import say
-from qa.text import detect_language, normalize_numbers
+from qa.text import detect_language, is_heading, normalize_numbers
 from qa.times import annotate, relative_times
 from qa.types import (
     Answer,
@@ -207,12 +207,12 @@ class Assistant:
         resolution = self.resolver.resolve(q, history, self.embedder.queries)
         searched = resolution.searched
         seen = resolution.seen  # a follow-up asks what the previous answer did not say: its quotes rank lower
-        passages, pool, selection = self._select(searched, k, where, lang, resolution.used_context, seen)
+        passages, ranked, selection = self._select(searched, k, where, lang, resolution.used_context, seen)
         if resolution.maybe and resolution.joined and not selection.answered:
             # It may lean on the conversation, and alone it finds no answer: searched with it, kept if answered.
             joined = self._select(resolution.joined, k, where, lang, True, seen)
             if joined[2].answered:
-                searched, (passages, pool, selection) = resolution.joined, joined
+                searched, (passages, ranked, selection) = resolution.joined, joined
         timings: dict[str, float | None] = {"retrieve_s": round(time.perf_counter() - t0, 3), "first_token_s": None}
         base = dict(question=q, passages=passages, rewritten=searched if searched != q else None, lang=lang)
 
@@ -230,7 +230,7 @@ class Assistant:
             t_read = time.perf_counter()
             top = selection.order[:READ]
             try:
-                reading = read(self.llm, searched, [_text(pool[i], passages) for i in top])
+                reading = read(self.llm, searched, [_text(ranked[i], passages) for i in top])
             except LLMError as e:
                 log.warning("the model could not read the candidates, the selector chooses: %s", e)
             else:
@@ -239,7 +239,7 @@ class Assistant:
                     why = f"{self.llm.name} read the {len(top)} best sentences and found none that answers the question"
                     yield done(self._refusal(lang, why, base))
                     return
-                selection = selection.chosen(top[reading.choice], [_candidate(s, passages) for s in pool])
+                selection = selection.chosen(top[reading.choice], [_candidate(s, passages) for s in ranked[:POOL]])
         if not selection.answered:
             yield done(
                 self._refusal(
@@ -251,7 +251,7 @@ class Assistant:
                 )
             )
             return
-        quoted = self._quote(selection, pool, passages, base)
+        quoted = self._quote(selection, ranked, passages, base)
         if quoted.confidence is not None and quoted.confidence < UNCERTAIN:
             yield done(replace(quoted, text=f"{say('uncertain', lang)} {quoted.text}"))
             return
@@ -288,13 +288,13 @@ class Assistant:
         joined: bool = False,
         seen: tuple[str, ...] = (),
     ) -> tuple[list[Passage], list[Scored], Selection]:
-        """The passages for ``searched``, the ``POOL`` best candidate sentences and the selector's verdict;
-        ``joined``: ``searched`` is a follow-up joined with the question before it, whose answer quoted ``seen``."""
+        """The passages for ``searched``, their sentences best first and the selector's verdict on the ``POOL``
+        best (its indices are theirs); ``joined``: ``searched`` is a follow-up joined with the question before it,
+        whose answer quoted ``seen``."""
         passages, ranked = self.retriever.evidence(searched, k, where=where)
-        pool = ranked[:POOL]
-        candidates = [_candidate(s, passages) for s in pool]
+        candidates = [_candidate(s, passages) for s in ranked[:POOL]]
         qvec = self.embedder.queries([searched])[0]
-        return passages, pool, self.selector.select(searched, qvec, candidates, lang, joined, seen)
+        return passages, ranked, self.selector.select(searched, qvec, candidates, lang, joined, seen)
 
     def _similarity(self, a: str, b: str) -> float:
         """Cosine of two texts' embeddings (multilingual: a phrase and its translation)."""
@@ -329,19 +329,21 @@ class Assistant:
             **base,
         )
 
-    def _quote(self, selection: Selection, pool: list[Scored], passages: list[Passage], base: dict) -> Answer:
-        """The chosen sentence quoted verbatim, verified by construction; then sentences the selector rates at least
-        ``ALSO_SHARE`` as likely to answer: the best one that adds to the first (an answer in two sentences, a
-        question in two parts), and those of other articles that state other figures, with their source and
-        date (sources that disagree)."""
+    def _quote(self, selection: Selection, ranked: list[Scored], passages: list[Passage], base: dict) -> Answer:
+        """The chosen sentence quoted verbatim, verified by construction, with the neighbour that belongs to it
+        (``qa.select.neighbour``); then sentences the selector rates at least ``ALSO_SHARE`` as likely to answer:
+        the best one that adds to the first (an answer in two sentences, a question in two parts), and those of
+        other articles that state other figures, with their source and date (sources that disagree).
+        ``ranked``: every sentence of the passages, the selector's candidates first."""
+        pool = ranked[:POOL]
         first = pool[selection.order[0]]
-        chosen = [_citation(first, passages)]
+        chosen = [_citation(first, passages, ranked)]
         also = [i for i in selection.order[1:] if selection.scores[i] >= ALSO_SHARE * selection.top_score]
         newer = _newer_restatement(first, selection, pool, passages)
         if newer is not None:
             # Another article, published later, states the same fact: its version is the current one, so it
             # comes first, and each quote says when it was published.
-            chosen.insert(0, _citation(newer, passages))
+            chosen.insert(0, _citation(newer, passages, ranked))
         else:
             # From another article a second quote must clear the threshold on its own: an answer in two parts
             # from two articles is rarer than a related line that only looks like one.
@@ -422,24 +424,47 @@ class Assistant:
         )
 
 
-def _citation(s: Scored, passages: list[Passage]) -> Citation:
+def _citation(s: Scored, passages: list[Passage], ranked: Sequence[Scored] = ()) -> Citation:
+    """``s`` quoted from its passage; with ``ranked`` (every sentence of the passages), together with the
+    neighbour that belongs to it (``_with_neighbour``)."""
     p = passages[s.n - 1]
-    quote = p.text[s.start : s.end]
+    start, end = _with_neighbour(s, ranked, p.text) if ranked else (s.start, s.end)
+    quote = p.text[start:end]
     return Citation(
         n=s.n,
         source=p.source,
         quote=quote,
-        start=p.start + s.start,
-        end=p.start + s.end,
+        start=p.start + start,
+        end=p.start + end,
         verified=True,
         title=p.title,
         label=p.name,
         date=p.date,
         lang=p.lang,
-        page=p.page_at(p.start + s.start),
+        page=p.page_at(p.start + start),
         copies=p.copies,
         times=relative_times(quote, p.date, p.lang),
     )
+
+
+def _with_neighbour(s: Scored, ranked: Sequence[Scored], text: str) -> tuple[int, int]:
+    """The span of ``s`` in its passage's ``text``, widened to the sentence just before or after it that
+    ``qa.select.neighbour`` says belongs to the quote (none when it is a heading or a caption, or not adjacent).
+    News sites often give each sentence a line of its own, so the neighbour may be on the next line: kept to one
+    paragraph, the conversation cases' first claims fell 0.630 -> 0.565 (docs/decisions.md)."""
+    own = sorted((x for x in ranked if x.n == s.n), key=lambda x: x.start)
+    at = next(i for i, x in enumerate(own) if x.start == s.start)
+    before = own[at - 1] if at > 0 and not text[own[at - 1].end : s.start].strip() else None
+    after = own[at + 1] if at + 1 < len(own) and not text[s.end : own[at + 1].start].strip() else None
+    side = neighbour(
+        s.similarity,
+        *(x.similarity if x is not None and not is_heading(text[x.start : x.end]) else None for x in (before, after)),
+    )
+    if side < 0 and before is not None:
+        return before.start, s.end
+    if side > 0 and after is not None:
+        return s.start, after.end
+    return s.start, s.end
 
 
 def _phrased(quoted: Answer, phrasing: Phrasing | None) -> Answer:

@@ -56,7 +56,8 @@ def conversation_json(turns: Sequence[Answer], title: str | None = None) -> dict
 
 def _citation_line(c: Citation) -> str:
     check = "" if c.verified else " (not found word for word in the article)"
-    line = f"- [{c.n}] «{c.quote}» — {_describe(c.name, c.date, c.source, c.page)}, characters {c.start}-{c.end}{check}"
+    where = f"{_describe(c.name, c.date, c.source, c.page)}, characters {c.start}-{c.end}"
+    line = f"- [{c.n}] «{one_line(c.quote)}» — {where}{check}"  # one line: a quote may span two of its article
     return line + "".join(f"\n  {extra}" for extra in citation_extras(c))
 
 

@@ -138,6 +138,8 @@ def test_refusal_precision_recall_and_over_refusal():
         ("About 3.000 soldiers [1]. Next [2]", [("About 3.000 soldiers.", (1,)), ("Next", (2,))]),
         ("Claim one. [1] Claim two. [2][3]", [("Claim one.", (1,)), ("Claim two.", (2, 3))]),
         ("«Primo.» [1] «Secondo» [2]", [("«Primo.»", (1,)), ("«Secondo»", (2,))]),
+        ("«Un missile a frappé. Trois morts.» [1] Fin.", [("«Un missile a frappé. Trois morts.»", (1,)), ("Fin.", ())]),
+        ("«Un missile a frappé.\nTrois morts.» [1]", [("«Un missile a frappé. Trois morts.»", (1,))]),
         ("A [1, 3], and B [Source 2].", [("A, and B.", (1, 3, 2))]),
         ("Line one [1]\n[2]\nLine two", [("Line one", (1, 2)), ("Line two", ())]),
         ("", []),

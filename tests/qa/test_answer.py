@@ -24,7 +24,7 @@ from qa.web.render import render_answer
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
 # Its quote (Albanian) states a figure, so the model is asked for an answer line: "të paktën 3,000 ushtarë".
-TROOPS = "How many more North Korean soldiers were sent to Russia at the start of this year?"
+TROOPS = "How many additional North Korean soldiers went to Russia early this year?"
 COPY, TRANSLATION = "të paktën 3,000 ushtarë", "at least 3,000 soldiers"
 
 
@@ -379,3 +379,21 @@ def test_the_later_article_stating_the_same_fact_comes_first_with_each_date(tmp_
     thursdays = [t.date for c in a.citations[:2] for t in c.times if t.text.endswith("Thursday")]
     assert thursdays == ["2025-01-02", "2024-12-26"]
     assert "on Thursday [2025-01-02]" in a.text and "on Thursday [2024-12-26]" in a.text
+
+
+def test_the_quote_takes_in_the_neighbouring_sentence_that_belongs_to_it(tmp_path, embedder, make_config):
+    """The sentence that matches a question best often leaves its answer to the next one: the quote takes in the
+    adjacent sentence nearly as close to the question (``qa.select.neighbour``), verbatim, and not one that is not."""
+    article = (
+        "date 2025-03-04\n\nFire in the port of Lindholm\n\n"
+        "A fire broke out on Monday night in a warehouse of the container port of Lindholm, the port authority said. "
+        "Eleven dock workers were taken to hospital with smoke poisoning after the fire in the Lindholm port warehouse "
+        "on Monday night. "
+        "Separately, the city council approved a new budget for the public libraries on Tuesday."
+    )
+    qa = _own_store(tmp_path, embedder, make_config, {"lindholm.txt": article})
+    a = qa.ask("What happened in the warehouse of the port of Lindholm on Monday night?")
+    assert not a.refused
+    quote = a.citations[0].quote
+    assert "A fire broke out" in quote and "Eleven dock workers" in quote and "city council" not in quote
+    assert article[a.citations[0].start : a.citations[0].end] == quote and a.text.startswith("«A fire broke out")

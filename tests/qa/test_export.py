@@ -13,10 +13,11 @@ import pytest
 from qa.answer import Assistant
 from qa.errors import LLMError
 from qa.export import answer_markdown, conversation_json, conversation_markdown
+from qa.text import one_line
 from qa.types import LLMState
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
-FIGURE = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # its quote states a figure: the model is asked
+FIGURE = "How many additional North Korean soldiers went to Russia early this year?"  # its quote states a figure: the model is asked
 G7 = "How much money did the G7 agree to provide to Ukraine?"
 TROOPS = "Sa ushtarë të tjerë ka dërguar Koreja e Veriut në Rusi?"  # Albanian: several quotes
 OFF_TOPIC = "What is the recipe for a good tiramisu?"
@@ -50,7 +51,8 @@ def test_every_quote_appears_verbatim_with_its_title_date_and_source(assistant):
         lines = [line for line in md.splitlines() if line.startswith("- [")]
         assert len(lines) == len(answer.citations)
         for c, line in zip(answer.citations, lines, strict=True):
-            assert line.startswith(f"- [{c.n}] «{c.quote}» — ")
+            # Verbatim up to white space: a quote that spans two lines of its article is listed on one.
+            assert line.startswith(f"- [{c.n}] «{one_line(c.quote)}» — ")
             assert c.source in line and (c.title or "") in line and (c.date or "") in line
             assert f"characters {c.start}-{c.end}" in line
         assert "Extractive answer" in md

@@ -16,6 +16,7 @@ from qa.select import (
     confidence_features,
     context_vectors,
     features,
+    neighbour,
 )
 from qa.store import open_store
 
@@ -160,3 +161,18 @@ def test_a_copy_of_the_first_choice_is_no_rival_to_it(embedder):
     assert copied.confidence is not None and copied.calibration is not None
     with_the_copy_as_rival = float(confidence_features(copied.top_score, copied.top_score) @ copied.calibration)
     assert copied.confidence > 1 / (1 + np.exp(-with_the_copy_as_rival))
+
+
+@pytest.mark.parametrize(
+    "own, before, after, side",
+    [
+        (0.80, 0.70, 0.78, 1),  # the sentence after is nearly as close: quoted with it
+        (0.80, 0.79, 0.60, -1),  # the one before
+        (0.80, 0.79, 0.795, 1),  # both near: the closer one
+        (0.80, 0.70, 0.70, 0),  # neither is near enough
+        (0.80, None, None, 0),  # a sentence alone in its passage
+        (0.80, None, 0.90, 1),  # closer than the chosen sentence itself
+    ],
+)
+def test_a_quote_takes_in_the_adjacent_sentence_nearly_as_close_to_the_question(own, before, after, side):
+    assert neighbour(own, before, after) == side

@@ -178,7 +178,7 @@ def test_a_server_ignoring_max_tokens_is_cut(fake, caplog):
 # --- what the user gets when the endpoint misbehaves: the answer chain on the real store -------------
 
 PARIS = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
-TROOPS = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # a figure: a line
+TROOPS = "How many additional North Korean soldiers went to Russia early this year?"  # a figure: a line
 
 
 def test_a_draft_citing_a_passage_that_does_not_exist_never_shows_it(fake, assistant):

@@ -13,7 +13,7 @@ import pytest
 
 from qa.answer import Assistant
 
-TROOPS = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # a figure: a line
+TROOPS = "How many additional North Korean soldiers went to Russia early this year?"  # a figure: a line
 
 
 @pytest.mark.slow

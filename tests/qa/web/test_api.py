@@ -31,7 +31,7 @@ from qa.types import LLMState
 from qa.web import Page
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
-FIGURE = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # its quote states a figure: the model is asked
+FIGURE = "How many additional North Korean soldiers went to Russia early this year?"  # its quote states a figure: the model is asked
 G7 = "How much money did the G7 agree to provide to Ukraine?"
 TOKEN = "test-token-0123456789"
 

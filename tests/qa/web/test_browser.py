@@ -39,7 +39,7 @@ SCREENSHOT = ROOT / "docs" / "screenshot.png"
 BUNDLED = ROOT / "data" / "articles"
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
-FIGURE_QUESTION = "How many more North Korean soldiers were sent to Russia at the start of this year?"
+FIGURE_QUESTION = "How many additional North Korean soldiers went to Russia early this year?"
 KILLED = "How many people were killed in the missile attack on Dnipro?"
 FOLLOW_UP = "e quanti feriti?"
 DNIPRO_ARTICLE = "002_b91f1ef5999b48e8.txt"

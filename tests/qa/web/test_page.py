@@ -28,7 +28,7 @@ from qa.web import Page
 from qa.web.page import EXAMPLES
 
 QUESTION = "Where are European leaders meeting on Thursday to discuss aid for Ukraine?"
-FIGURE = "How many more North Korean soldiers were sent to Russia at the start of this year?"  # its quote states a figure: the model is asked
+FIGURE = "How many additional North Korean soldiers went to Russia early this year?"  # its quote states a figure: the model is asked
 KILLED = "How many people were killed in the missile attack on Dnipro?"
 ALLOWED = sorted(SUFFIXES)
 
