@@ -20,6 +20,10 @@ the same in any language the embedder knows:
 A logistic regression over these features is trained on XQuAD articles 0-35 only (``python -m evals
 train-selector``; data card in ``qa/models/selector.md``); its probability is calibrated on pools with and
 without the answering paragraph, and ``threshold`` (stored with the weights) is the refusal point.
+
+The chosen sentence is quoted with the adjacent sentence that is nearly as close to the question
+(``neighbour``): the asked fact is often next door to the sentence that matches the question best, and the
+confidence is calibrated on whether that quote holds the answer.
 """
 
 from __future__ import annotations
