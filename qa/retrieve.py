@@ -152,7 +152,22 @@ class Retriever:
             for i, s, e, sc, sim, j in scored
             if i in number
         ]
-        return passages, sorted(sentences, key=lambda x: (-x.score, x.n, x.start))
+        return passages, _repeats_last(sorted(sentences, key=lambda x: (-x.score, x.n, x.start)), passages)
+
+
+def _repeats_last(ranked: list[Scored], passages: Sequence[Passage]) -> list[Scored]:
+    """``ranked`` with each sentence that a better-ranked one already is (passages overlap by a sentence, so the
+    sentence at a passage's edge comes from both) moved after all the others: the selector's pool, the best few,
+    then holds each sentence once, and every passage keeps its sentences for the quote's neighbour."""
+    spans: set[tuple[str, int, int]] = set()
+    first: list[Scored] = []
+    repeats: list[Scored] = []
+    for s in ranked:
+        p = passages[s.n - 1]
+        span = (p.path, p.start + s.start, p.start + s.end)
+        (repeats if span in spans else first).append(s)
+        spans.add(span)
+    return first + repeats
 
 
 def rank_scores(sims: Sequence[float], langs: Sequence[str | None], passage_scores: Sequence[float]) -> list[float]:

@@ -241,3 +241,17 @@ def test_a_question_with_line_breaks_and_tabs_is_fine(assistant):
 def test_bad_k_is_refused_with_a_clear_message(assistant, k):
     with pytest.raises(InputError, match=f"k must be (a whole number )?from 1 to {MAX_K}"):
         assistant.search("Where did Lavrov meet Kim Jong Un?", k=k)
+
+
+def test_the_sentence_two_overlapping_passages_share_is_a_candidate_once(assistant):
+    """Passages overlap by a sentence: the selector's best few hold it once, and each passage keeps it."""
+    question = "Quante persone sono morte nell'attacco missilistico russo di venerdì sera a Dnipro?"
+    passages, ranked = assistant.retriever.evidence(question, k=5)
+    spans = [
+        (passages[s.n - 1].path, passages[s.n - 1].start + s.start, passages[s.n - 1].start + s.end) for s in ranked
+    ]
+    shared = [span for span in set(spans) if spans.count(span) > 1]
+    assert shared, "the bundled articles' passages overlap, so some sentence is in two of them"
+    firsts = spans[: len(set(spans))]
+    assert len(set(firsts)) == len(firsts)  # every sentence once before any repeat
+    assert set(firsts) == set(spans)
