@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def draw(bins: Sequence[Sequence[float]], ece: float, answers: int, path: Path, title: str) -> Path:
-    """``bins``: (mean confidence, share right, answers) per confidence decile that holds answers."""
+def draw(
+    bins: Sequence[Sequence[float]], ece: float, answers: int, path: Path, title: str, right: str = "first claim right"
+) -> Path:
+    """``bins``: (mean confidence, share right, answers) per confidence decile that holds answers; ``right``: what
+    counts as right (the vertical axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +26,7 @@ def draw(bins: Sequence[Sequence[float]], ece: float, answers: int, path: Path, 
     top.bar(centres, [r for _, r, _ in bins], width=0.09, color="#4c72b0", alpha=0.85, label="share right")
     top.plot(centres, [c for c, _, _ in bins], "o", color="#c44e52", label="stated (mean confidence)")
     top.set_ylim(0, 1)
-    top.set_ylabel("first claim right")
+    top.set_ylabel(right)
     top.set_title(f"{title}\nECE {ece:.3f} over {answers} answers")
     top.legend(loc="upper left", fontsize=8)
     bottom.bar(centres, [n for _, _, n in bins], width=0.09, color="#8c8c8c")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -268,9 +268,11 @@ class SelectionScores:
     ece_if_calibrated: float  # the median ECE a perfectly calibrated confidence shows on as many answers
     confident_right: float  # of answered pools with confidence >= 0.5, the share whose first choice is the answer
     confident_coverage: float  # answerable pools answered with confidence >= 0.5
+    # (stated confidence, first choice's quote holds the answer) of every answer: pooled over pairs by the caller
+    stated: tuple[tuple[float, bool], ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, float | int]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items() if k != "stated"}
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -326,6 +328,7 @@ def score(
         ece_if_calibrated=ece_if_calibrated([c for c, _ in stated])[0] if stated else float("nan"),
         confident_right=sum(confident) / len(confident) if confident else float("nan"),
         confident_coverage=confident_answerable / n if n else 0.0,
+        stated=tuple(stated),
     )
 
 
@@ -347,7 +350,7 @@ def score_test_quarter(
     limit: int | None = None,
     mixed: bool = False,
     joined: bool = False,
-) -> dict[str, dict[str, float | int]]:
+) -> dict[str, SelectionScores]:
     """Selection scores on articles 36-47 for each (question language, paragraph language) pair.
 
     Every paragraph is in the pair's paragraph language; with ``mixed``, the other paragraphs come half the time
@@ -373,5 +376,5 @@ def score_test_quarter(
             seen = earlier_answers(quest[ql], by_lang, {lang: [a for _, _, a in texts[lang][1]] for lang in by_lang})
         answerable = pools(quest[ql], pl, by_lang, starts, which, seen=seen)
         removed = pools(quest[ql], pl, by_lang, starts, which, removed=True, seen=seen)
-        out[f"{ql}->{pl}"] = score(selector, answerable, removed, joined).to_dict()
+        out[f"{ql}->{pl}"] = score(selector, answerable, removed, joined)
     return out

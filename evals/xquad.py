@@ -37,7 +37,8 @@ import numpy as np
 from tqdm import tqdm
 
 from evals.args import positive_int
-from evals.metrics import retrieval
+from evals.metrics import ece_if_calibrated, reliability, retrieval
+from evals.reliability import draw
 from qa.answer import Assistant
 from qa.config import PROJECT_DIR, Config
 from qa.embed import Embedder
@@ -338,9 +339,26 @@ def answers(
         "mixed": mixed,
         "joined": joined,
         "threshold": round((selector.as_joined() if joined else selector).threshold, 4),
-        "runs": runs,
+        "runs": {pair: s.to_dict() for pair, s in runs.items()},
+        "pooled": pooled_calibration([x for s in runs.values() for x in s.stated]),
         "embedder": embedder.name,
         "seconds": round(time.perf_counter() - t, 1),
+    }
+
+
+def pooled_calibration(stated: Sequence[tuple[float, bool]]) -> dict:
+    """The calibration of every pair's answers taken together: the ECE of all of them (each pair alone holds a
+    few hundred answers, whose ECE chance alone raises: the table's mean of per-pair ECEs mixes that noise, and the
+    pairs' differences, into the figure), with what a calibrated confidence would show on as many, and the bins
+    of the reliability diagram."""
+    if not stated:
+        return {"answers": 0, "ece": None, "ece_if_calibrated": None, "bins": []}
+    ece, bins = reliability(stated)
+    return {
+        "answers": len(stated),
+        "ece": ece,
+        "ece_if_calibrated": list(ece_if_calibrated([c for c, _ in stated])),
+        "bins": [list(b) for b in bins],
     }
 
 
@@ -371,6 +389,13 @@ def answers_table(result: dict) -> str:
     rows.append(f"{'mean':<22}{'':>18}" + "".join(f"{mean[c]:>18.3f}" for c in cols[1:]))
     kind = "mixed-language distractors" if result["mixed"] else "one paragraph language"
     foot = f"test quarter, {kind}, selector threshold {result['threshold']}, {result['seconds']:.1f} s"
+    pooled = result["pooled"]
+    if pooled["answers"]:
+        median, p95 = pooled["ece_if_calibrated"]
+        rows.append(
+            f"{'all pairs pooled':<22}{pooled['answers']:>18}  answers: ECE {pooled['ece']:.3f} "
+            f"(a calibrated confidence shows {median:.3f}, 95th percentile {p95:.3f}, on as many answers)"
+        )
     return "\n".join([head, *rows, foot])
 
 
@@ -379,6 +404,15 @@ def write_json(path: Path, result: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror}; pass another --out") from None
+
+
+def write_diagram(path: Path, pooled: dict) -> Path:
+    """The reliability diagram of the pooled answers (``pooled_calibration``) as a PNG."""
+    title = "Reliability, XQuAD test quarter, all pairs"
+    try:
+        return draw(pooled["bins"], pooled["ece"], pooled["answers"], path, title, right="quote holds the answer")
     except OSError as e:
         raise InputError(f"cannot write {path}: {e.strerror}; pass another --out") from None
 
@@ -451,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             print(table(result))
         if a.out:
             write_json(a.out, result)
+            if a.answers and result["pooled"]["answers"]:
+                print(f"reliability diagram: {write_diagram(a.out.with_suffix('.reliability.png'), result['pooled'])}")
     except QAError as e:
         print(f"evals xquad: error: {e}", file=sys.stderr)
         return 1

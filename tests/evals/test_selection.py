@@ -39,6 +39,8 @@ def test_confidence_is_scored_against_whether_the_first_choice_answers():
     assert scores.ece == pytest.approx(abs(top - 1 / 3), abs=1e-4)
     assert scores.confident_right == pytest.approx(1 / 3)
     assert scores.confident_coverage == 1.0
+    assert sorted(scores.stated) == sorted([(top, True), (top, False), (top, False)])
+    assert "stated" not in scores.to_dict()
 
 
 def test_a_joined_question_follows_one_of_its_article_and_knows_that_one_s_answer(embedder):

@@ -160,3 +160,30 @@ def test_memory_store_ranks_by_the_embedder_alone(tmp_path):
     result = json.loads(out.read_text(encoding="utf-8"))
     (r,) = result["runs"]
     assert result["store"] == "memory" and r["n"] == 30 and r["recall@5"] > 0.9
+
+
+def test_pooled_calibration_reads_every_pair_s_answers_together():
+    # two pairs: one stated 0.9 and right 9 times of 10, one stated 0.3 and right 3 times of 10
+    stated = [(0.9, i < 9) for i in range(10)] + [(0.3, i < 3) for i in range(10)]
+    pooled = xquad.pooled_calibration(stated)
+    assert pooled["answers"] == 20 and pooled["ece"] == 0.0
+    assert [b[2] for b in pooled["bins"]] == [10, 10]
+    median, p95 = pooled["ece_if_calibrated"]
+    assert 0 < median <= p95
+    assert xquad.pooled_calibration([]) == {"answers": 0, "ece": None, "ece_if_calibrated": None, "bins": []}
+
+
+@pytest.mark.slow
+@needs_data
+def test_answers_on_the_test_quarter_report_the_pooled_calibration_and_draw_it(tmp_path, capsys):
+    out = tmp_path / "answers.json"
+    args = ["--answers", "--mixed", "--questions", "en", "--passages", "de", "--limit", "40", "--out", str(out)]
+    assert xquad.main(args) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    (run,) = result["runs"].values()
+    pooled = result["pooled"]
+    assert run["questions"] == 40 and "stated" not in run
+    assert pooled["answers"] == sum(b[2] for b in pooled["bins"]) > 0
+    assert 0.0 <= pooled["ece"] <= 1.0
+    assert "all pairs pooled" in capsys.readouterr().out
+    assert out.with_suffix(".reliability.png").read_bytes()[:4] == b"\x89PNG"
