@@ -26,7 +26,7 @@ from qa.instructions import INSTRUCTION
 from qa.llm import LLM, make_llm
 from qa.phrase import phrase, states_figure
 from qa.read import READ, read
-from qa.resolve import Resolver
+from qa.resolve import Resolver, check_history
 from qa.retrieve import Retriever, Scored, check_k, check_question
 from qa.select import SAME_FACT, Candidate, Selection, Selector, neighbour
 from qa.store import Store, open_store
@@ -169,7 +169,7 @@ class Assistant:
         self,
         question: str,
         k: int = 5,
-        history: list[dict] | None = None,
+        history: Sequence[object] | None = None,
         since: str | None = None,
         until: str | None = None,
         sources: list[str] | None = None,
@@ -187,7 +187,7 @@ class Assistant:
         self,
         question: str,
         k: int = 5,
-        history: list[dict] | None = None,
+        history: Sequence[object] | None = None,
         since: str | None = None,
         until: str | None = None,
         sources: list[str] | None = None,
@@ -204,7 +204,7 @@ class Assistant:
         lang = detect_language(q, short=True)
         # In a conversation, a question is searched exactly as if asked alone unless it leans on the question
         # before it ("and in Kyiv?"); then it is searched joined with that one (``qa.resolve``).
-        resolution = self.resolver.resolve(q, history, self.embedder.queries)
+        resolution = self.resolver.resolve(q, check_history(history), self.embedder.queries)
         searched = resolution.searched
         seen = resolution.seen  # a follow-up asks what the previous answer did not say: its quotes rank lower
         passages, ranked, selection = self._select(searched, k, where, lang, resolution.used_context, seen)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.errors import InputError
+from qa.types import Answer
 from qa.vectors import dots
 
 WEIGHTS = Path(__file__).with_name("models") / "followup.json"
@@ -113,6 +115,56 @@ class Resolver:
         maybe = not needs and float(p[-1]) >= self.maybe_threshold
         seen = shown_quotes(history)
         return Resolution(question, joined if needs else question, needs, float(p[-1]), joined, maybe, seen)
+
+
+HISTORY_FORMAT = (
+    'history is a list of {"role": "user"|"assistant", "content": "..."} messages (or earlier Answers, or '
+    "(question, answer) pairs)"
+)
+
+
+def check_history(history: object) -> list[dict]:
+    """The chat history as ``{"role", "content"}`` messages, oldest first, or an :class:`InputError` naming the
+    turn that is not one. Besides OpenAI-style messages (content a string, or a list of content parts), earlier
+    :class:`Answer` objects (their question and text), objects with ``role`` and ``content`` (LlamaIndex's
+    ``ChatMessage``) and (question, answer) pairs (older Gradio chats) are read as the turns they are: a history
+    that cannot be read is refused, never silently dropped (a follow-up would lose what it refers to)."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, Sequence):
+        raise InputError(f"{HISTORY_FORMAT}, not a {type(history).__name__}")
+    return [m for i, turn in enumerate(history) for m in _messages(turn, i + 1)]
+
+
+def _messages(turn: object, n: int) -> list[dict]:
+    if isinstance(turn, Answer):
+        return [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.text}]
+    if isinstance(turn, (tuple, list)) and len(turn) == 2 and all(x is None or isinstance(x, str) for x in turn):
+        return [{"role": r, "content": c} for r, c in zip(("user", "assistant"), turn) if c is not None]
+    if isinstance(turn, dict):
+        role, content = turn.get("role"), turn.get("content")
+    elif hasattr(turn, "role") and hasattr(turn, "content"):
+        role, content = turn.role, turn.content
+    else:
+        raise InputError(f"history turn {n} is a {type(turn).__name__}; {HISTORY_FORMAT}")
+    role, text = getattr(role, "value", role), message_text(content)
+    if not isinstance(role, str) or not isinstance(text, str):
+        raise InputError(f'history turn {n} needs a text "role" and "content"; {HISTORY_FORMAT}')
+    return [{"role": role, "content": text}]
+
+
+def message_text(content: object) -> object:
+    """A message's text: a string, the text parts of a list of content parts joined, "" for no content (an
+    assistant's tool call); other values are returned as they are, for the caller to refuse."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        return "\n".join(
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    return content
 
 
 _QUOTE = re.compile(r"«([^«»]+)»")

@@ -43,6 +43,7 @@ from qa.conversations import LOCAL_OWNER, Conversations
 from qa.errors import ConfigError, InputError, NotAuthorized, NotFound, QAError, RequestTooLarge
 from qa.export import conversation_json, conversation_markdown
 from qa.filters import Filters
+from qa.resolve import check_history, message_text
 from qa.retrieve import check_k, check_question
 from qa.types import Answer
 
@@ -101,7 +102,7 @@ class Api:
         async def run() -> Response:
             body = await self._body(request)
             question, k = check_question(body.get("question")), self._k(body)
-            history = _history(body.get("history"))
+            history = check_history(body.get("history"))
             ask = partial(self.assistant.ask, **_filters(body))
             answer = await self._call(ask, question, k, history)
             return JSONResponse(answer.to_dict())
@@ -317,14 +318,6 @@ def _filters(body: dict[str, Any]) -> dict[str, Any]:
     return chosen
 
 
-def _history(history: object) -> list[dict]:
-    if history is None:
-        return []
-    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
-        raise InputError('history must be a list of {"role": "user"|"assistant", "content": "..."} messages')
-    return history
-
-
 def _chat_question(messages: object) -> tuple[object, list[dict]]:
     """The last user message is the question; the messages before it are its history."""
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
@@ -334,20 +327,7 @@ def _chat_question(messages: object) -> tuple[object, list[dict]]:
     last = messages[-1]
     if last.get("role") != "user":
         raise InputError('the last message must be the user\'s question ({"role": "user", "content": "..."})')
-    history = [{"role": m.get("role"), "content": _text(m.get("content"))} for m in messages[:-1]]
-    return _text(last.get("content")), history
-
-
-def _text(content: object) -> object:
-    """A message's text: a string, or the text parts of a list of content parts (other values left as they are,
-    for ``check_question`` to refuse)."""
-    if isinstance(content, list):
-        return "\n".join(
-            p["text"]
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-        )
-    return content
+    return message_text(last.get("content")), check_history(messages[:-1])
 
 
 def _extras(answer: Answer) -> dict[str, Any]:

@@ -220,6 +220,18 @@ def test_follow_up_is_searched_with_the_previous_question(assistant):
     assert any(p.source.startswith("002_") for p in a.passages[:2])
 
 
+def test_a_follow_up_after_an_earlier_answer_object_is_searched_with_its_question(assistant):
+    """``history`` may hold the earlier :class:`Answer` itself (its question and text): the same search as the
+    same turns written as messages; a history that cannot be read is refused, never dropped."""
+    earlier = assistant.ask("How many people were killed in the missile attack on Dnipro?")
+    a = assistant.ask("E quanti sono stati feriti?", history=[earlier])
+    as_messages = [{"role": "user", "content": earlier.question}, {"role": "assistant", "content": earlier.text}]
+    b = assistant.ask("E quanti sono stati feriti?", history=as_messages)
+    assert a.rewritten and "Dnipro" in a.rewritten and (a.text, a.citations) == (b.text, b.citations)
+    with pytest.raises(InputError, match="history turn 1"):
+        assistant.ask("E quanti sono stati feriti?", history=[42])
+
+
 def test_an_answer_to_a_follow_up_is_stated_less_sure_than_the_same_search_asked_outright(assistant):
     """A follow-up is searched joined with the question before it; the earlier question's words pull the choice
     towards its own answer, so the same scores are worth less (``Selector.as_joined``)."""

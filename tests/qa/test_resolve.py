@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from qa.resolve import SCALARS, WEIGHTS, Resolver, shown_quotes, user_questions
+from qa.errors import InputError
+from qa.resolve import SCALARS, WEIGHTS, Resolver, check_history, shown_quotes, user_questions
+from qa.types import Answer, AnswerMode
 
 HISTORY = [
     {"role": "user", "content": "How many people were killed in the missile attack on Dnipro?"},
@@ -106,3 +108,45 @@ def test_weights_of_other_features_are_refused(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="trained with other features"):
         Resolver.load(path)
+
+
+class _ChatMessage:
+    """Shaped like LlamaIndex's ``ChatMessage``: a role enum whose value is the role, and a content."""
+
+    class Role:
+        value = "user"
+
+    role = Role()
+    content = "How many people were killed in the missile attack on Dnipro?"
+
+
+def test_a_history_in_any_common_shape_is_read_as_the_same_messages():
+    question, text = HISTORY[0]["content"], HISTORY[1]["content"]
+    earlier = Answer(question=question, text=text, refused=False, mode=AnswerMode.EXTRACTIVE)
+    parts = [
+        {"role": "user", "content": [{"type": "text", "text": question}, {"type": "image_url", "image_url": {}}]},
+        {"role": "assistant", "content": text},
+    ]
+    for shape in (HISTORY, [earlier], [(question, text)], [[question, text]], parts, tuple(HISTORY)):
+        assert check_history(shape) == HISTORY, shape
+    assert check_history([_ChatMessage()]) == HISTORY[:1]
+    assert check_history([(question, None)]) == HISTORY[:1]  # a pair whose answer is still coming
+    assert check_history([{"role": "assistant", "content": None}]) == [{"role": "assistant", "content": ""}]
+    assert check_history(None) == [] and check_history([]) == []
+
+
+@pytest.mark.parametrize(
+    "history, words",
+    [
+        ("How many were killed?", "not a str"),
+        ({"role": "user", "content": "x"}, "not a dict"),
+        ([HISTORY[0], 42], "turn 2 is a int"),
+        ([{"content": "x"}], 'turn 1 needs a text "role"'),
+        ([{"role": "user", "content": 7}], 'turn 1 needs a text "role" and "content"'),
+        ([("a", "b", "c")], "turn 1 is a tuple"),
+    ],
+)
+def test_a_history_that_cannot_be_read_is_refused_saying_which_turn(history, words):
+    with pytest.raises(InputError, match="history") as e:
+        check_history(history)
+    assert words in str(e.value)

@@ -246,6 +246,13 @@ def test_a_follow_up_in_the_chat_history_is_searched_with_the_question_before_it
         ],
     )
     assert (done.model_extra or {})["qa"]["rewritten"] == f"{first} e quanti feriti?"
+    # a history that cannot be read is a 400 naming the turn, on both faces, never dropped in silence
+    with pytest.raises(openai.BadRequestError, match="history turn 1"):
+        client.chat.completions.create(
+            model="qa", messages=[{"content": first}, {"role": "user", "content": "e quanti feriti?"}]
+        )
+    bad = httpx.post(f"{url}/api/ask", json={"question": "e quanti feriti?", "history": [first]}, timeout=60)
+    assert bad.status_code == 400 and "history turn 1 is a str" in bad.json()["error"]["message"]
 
 
 def test_a_new_or_off_topic_question_in_a_chat_is_answered_as_if_asked_alone(url):
