@@ -1,7 +1,8 @@
 """``python -m evals train-followup``: fit the classifier that tells an elliptical follow-up from a question that
 stands alone (``qa/resolve.py``).
 
-    python -m evals train-followup [--data DIR] [--questions evals/followup_questions.jsonl] [--out FILE]
+    python -m evals train-followup [--data DIR] [--questions evals/followup_questions.jsonl]
+                                   [--held-out evals/followup_heldout.jsonl] [--out FILE]
 
 Complete questions: every question of XQuAD articles 0-35 in its 12 languages (nothing of articles 36-47 is
 read), and the hand-written complete questions of ``--questions``; elliptical ones: the hand-written
@@ -12,7 +13,9 @@ questions get from a model trained without that language: ``threshold`` (searche
 whatever it finds alone) is reached by 2% of the complete questions, ``maybe_threshold`` (searched with it only
 when alone it finds no answer) by 10%. Joining a complete question with an unrelated one costs it its answer,
 so the thresholds are set by the complete questions, not by balancing both errors. The data card gives the
-leave-one-language-out accuracy and the share of elliptical questions each threshold catches.
+leave-one-language-out accuracy and the share of elliptical questions each threshold catches, and how the
+shipped model treats ``--held-out``: news-style questions never trained on (complete ones with "this week", "the
+new hospital", "last season", and elliptical ones), the kind a chat about news meets.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from qa.errors import InputError, QAError
 from qa.resolve import SCALARS, WEIGHTS, Resolver, features
 
 QUESTIONS = PROJECT_DIR / "evals" / "followup_questions.jsonl"
+HELD_OUT = PROJECT_DIR / "evals" / "followup_heldout.jsonl"
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 L2 = 1e-2
 STEPS = 400
@@ -73,7 +77,23 @@ def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return fit(x, y, x.shape[1] - 1, L2, STEPS, LEARNING_RATE, balance)
 
 
-def train(embedder: Embedder, data: Path, questions: Path) -> tuple[Resolver, dict]:
+def held_out_shares(resolver: Resolver, embedder: Embedder, rows: list[tuple[str, str, bool]]) -> dict[str, float]:
+    """Of questions never trained on: the share of complete ones searched with the conversation whatever they find
+    alone (``complete_joined``) or when alone they find nothing (``complete_maybe``, the two together), and the
+    same for elliptical ones."""
+    texts = [q for _, q, _ in rows]
+    p = resolver.probabilities(texts, embedder.queries(texts)) if texts else np.zeros(0)
+    out: dict[str, float] = {}
+    for name, want in (("complete", False), ("elliptical", True)):
+        mine = np.array([e == want for _, _, e in rows], dtype=bool)
+        if mine.any():
+            out[f"{name}_joined"] = round(float(np.mean(p[mine] >= resolver.threshold)), 3)
+            out[f"{name}_maybe"] = round(float(np.mean(p[mine] >= resolver.maybe_threshold)), 3)
+        out[f"{name}_questions"] = int(mine.sum())
+    return out
+
+
+def train(embedder: Embedder, data: Path, questions: Path, unseen: Path | None = None) -> tuple[Resolver, dict]:
     t0 = time.perf_counter()
     written = hand_written(questions)
     rows = xquad_questions(data) + written
@@ -100,6 +120,7 @@ def train(embedder: Embedder, data: Path, questions: Path) -> tuple[Resolver, di
         lang: round(float(np.mean([(v >= threshold) == e for (v, e), r in zip(pairs, written) if r[0] == lang])), 3)
         for lang in sorted({lang for lang, _, _ in written})
     }
+    resolver = Resolver(weights.astype(np.float64), threshold, maybe)
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad: every question "
         f"of articles {TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order; 36-47 never read) in "
@@ -118,9 +139,11 @@ def train(embedder: Embedder, data: Path, questions: Path) -> tuple[Resolver, di
             "maybe": round(float(np.mean([v >= maybe for v, e in pairs if e])), 3),
         },
         "youden_threshold_not_used": round(youden, 4),
-        "seconds": round(time.perf_counter() - t0, 1),
     }
-    return Resolver(weights.astype(np.float64), threshold, maybe), card
+    if unseen is not None:
+        card["held_out"] = {"file": unseen.name, **held_out_shares(resolver, embedder, hand_written(unseen))}
+    card["seconds"] = round(time.perf_counter() - t0, 1)
+    return resolver, card
 
 
 def write(resolver: Resolver, card: dict, out: Path) -> None:
@@ -141,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals train-followup", description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of xquad.<lang>.json")
     ap.add_argument("--questions", type=Path, default=QUESTIONS, help=f"hand-written questions (default {QUESTIONS})")
+    ap.add_argument(
+        "--held-out", type=Path, default=HELD_OUT, help=f"questions scored, never trained on (default {HELD_OUT})"
+    )
     ap.add_argument("--out", type=Path, default=WEIGHTS, help=f"weights file (default {WEIGHTS})")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     offline_environment()
     try:
-        resolver, card = train(Embedder.from_config(Config.from_env()), a.data, a.questions)
+        resolver, card = train(Embedder.from_config(Config.from_env()), a.data, a.questions, a.held_out)
     except QAError as e:
         print(f"evals train-followup: error: {e}", file=sys.stderr)
         return 1

@@ -27,3 +27,15 @@ def test_the_shipped_weights_reproduce(embedder):
     assert resolver.threshold == pytest.approx(shipped.threshold, abs=0.02)
     assert resolver.maybe_threshold == pytest.approx(shipped.maybe_threshold, abs=0.02)
     assert "articles 0-35" in card["source"] and card["hand_written"] > 1000
+
+
+def test_unseen_news_questions_are_told_apart(embedder):
+    """News-style questions never trained on (``evals/followup_heldout.jsonl``): complete ones that say "this
+    week", "the new hospital" or "last season" are searched alone, elliptical ones with the conversation. Before
+    the news-style training questions 5 of its 56 complete questions were joined whatever they found alone."""
+    shares = train_followup.held_out_shares(
+        Resolver.load(), embedder, train_followup.hand_written(train_followup.HELD_OUT)
+    )
+    assert shares["complete_questions"] == 56 and shares["elliptical_questions"] == 28
+    assert shares["complete_joined"] <= 4 / 56
+    assert shares["elliptical_joined"] >= 0.9
