@@ -51,6 +51,9 @@ PER_PAIR = 400  # questions per language pair, evenly spread over the training a
 CALIBRATION_STEPS = 2000
 POSITIVE_WEIGHT = 3.0  # one answer sentence per pool of 8: weigh it up so the scores spread
 FOLDS = 3  # article folds for the threshold and the calibration
+# ``Selector.unrelated``: the best score that only this share of held-out answerable questions falls below (the
+# share the follow-up classifier's threshold allows complete questions, ``evals.train_followup.SURE_SHARE``).
+UNRELATED_SHARE = 0.02
 
 
 def training_pools(
@@ -122,6 +125,7 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         ]
     threshold, calibration = threshold_and_calibration(held_out)
     joined_threshold, joined_calibration = threshold_and_calibration(joined_held_out)
+    unrelated = float(np.quantile([s.top_score for s, _, answerable in held_out if answerable], UNRELATED_SHARE))
     card = {
         "source": "XQuAD (Artetxe et al., 2020), CC BY-SA 4.0, read from ../shared/benchmarks/xquad",
         "articles": f"{TRAIN_ARTICLES.start}-{TRAIN_ARTICLES.stop - 1} (file order); 36-47 never read",
@@ -140,7 +144,7 @@ def train(embedder: Embedder, data: Path, langs: tuple[str, ...]) -> tuple[Selec
         "positive_weight": POSITIVE_WEIGHT,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    return Selector(weights, threshold, calibration, joined_threshold, joined_calibration), card
+    return Selector(weights, threshold, calibration, joined_threshold, joined_calibration, unrelated), card
 
 
 def _fit(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -185,6 +189,7 @@ def write(selector: Selector, card: dict, out: Path) -> None:
         "threshold": selector.threshold,
         "calibration": _rounded(selector.calibration),
         "joined": {"threshold": selector.joined_threshold, "calibration": _rounded(selector.joined_calibration)},
+        "unrelated": selector.unrelated,
         "training": card,
         "weights": [round(float(w), 6) for w in selector.weights],
     }

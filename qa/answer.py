@@ -208,8 +208,15 @@ class Assistant:
         searched = resolution.searched
         seen = resolution.seen  # a follow-up asks what the previous answer did not say: its quotes rank lower
         passages, ranked, selection = self._select(searched, k, where, lang, resolution.used_context, seen)
-        if resolution.maybe and resolution.joined and not selection.answered:
-            # It may lean on the conversation, and alone it finds no answer: searched with it, kept if answered.
+        if (
+            resolution.maybe
+            and resolution.joined
+            and not selection.answered
+            and selection.top_score >= self.selector.unrelated
+        ):
+            # It may lean on the conversation, and alone it finds no answer, but something near one (a question
+            # whose words find nothing the articles say is about another subject, and is refused as it would be
+            # alone): searched with the conversation, kept if answered.
             joined = self._select(resolution.joined, k, where, lang, True, seen)
             if joined[2].answered:
                 searched, (passages, ranked, selection) = resolution.joined, joined

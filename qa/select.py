@@ -225,6 +225,11 @@ class Selector:
     # question's words pull the choice towards its own answer, so the same scores are worth less there.
     joined_threshold: float | None = None
     joined_calibration: np.ndarray | None = None
+    # A best score this low says the store holds nothing near an answer: ``UNRELATED_SHARE`` of the held-out
+    # questions whose answer is in it score lower. A question that may be a follow-up is then not searched with
+    # the conversation (``qa.answer``): it is about something the articles do not touch (a recipe after a
+    # question on the war), and joined with the previous question it would be answered from that topic.
+    unrelated: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Selector:
@@ -238,6 +243,7 @@ class Selector:
             _array(data.get("calibration")),
             float(joined["threshold"]) if joined.get("threshold") is not None else None,
             _array(joined.get("calibration")),
+            float(data.get("unrelated", 0.0)),
         )
 
     def probabilities(self, x: np.ndarray, penalty: np.ndarray | None = None) -> np.ndarray:

@@ -51,3 +51,6 @@ def test_the_shipped_weights_reproduce(tmp_path, make_config):
     assert selector.calibration == pytest.approx(shipped.calibration, abs=2e-6)
     assert selector.joined_threshold == pytest.approx(shipped.joined_threshold, abs=1e-9)
     assert selector.joined_calibration == pytest.approx(shipped.joined_calibration, abs=2e-6)
+    # The score below which the store holds nothing near an answer, read from the same held-out selections.
+    assert 0 < selector.unrelated < selector.threshold
+    assert selector.unrelated == pytest.approx(shipped.unrelated, abs=1e-9)

@@ -266,6 +266,22 @@ def test_an_off_topic_question_after_an_on_topic_one_is_refused(assistant, quest
     assert a.refused and a.rewritten is None and not a.citations, a.text
 
 
+@pytest.mark.parametrize("question", ["Comment faire une pâte à crêpes ?", "Si përgatitet tavë kosi?"])
+def test_a_question_that_may_follow_on_but_finds_nothing_alone_is_not_answered_from_the_previous_topic(
+    assistant, question
+):
+    """The classifier is unsure whether these lean on the conversation (between its thresholds), and alone they
+    find nothing near an answer (below ``Selector.unrelated``): they are refused as they are alone, never
+    searched joined with the previous question, whose topic would answer them."""
+    history = [
+        {"role": "user", "content": "What did Zelenskyy say about North Korean troops in Kursk?"},
+        {"role": "assistant", "content": "«… North Korean troops are back on the front line in Kursk …» [1]"},
+    ]
+    assert assistant.resolver.resolve(question, history, assistant.embedder.queries).maybe
+    a = assistant.ask(question, history=history)
+    assert a.refused and a.rewritten is None and not a.citations, a.text
+
+
 def test_the_searched_words_are_labelled_in_the_question_s_language(assistant):
     history = [{"role": "user", "content": "Quante persone sono state uccise nell'attacco missilistico su Dnipro?"}]
     a = assistant.ask("E quanti sono i feriti?", history=history)
