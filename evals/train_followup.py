@@ -31,6 +31,7 @@ import numpy as np
 
 from evals.logistic import fit, youden_threshold
 from evals.selection import TRAIN_ARTICLES, read
+from evals.train_selector import training_embedder
 from evals.xquad import DEFAULT_DATA
 from qa.config import PROJECT_DIR, Config, offline_environment
 from qa.embed import Embedder
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     offline_environment()
     try:
-        resolver, card = train(Embedder.from_config(Config.from_env()), a.data, a.questions, a.held_out)
+        resolver, card = train(training_embedder(Config.from_env()), a.data, a.questions, a.held_out)
     except QAError as e:
         print(f"evals train-followup: error: {e}", file=sys.stderr)
         return 1

