@@ -97,6 +97,7 @@ def held_out_shares(resolver: Resolver, embedder: Embedder, rows: list[tuple[str
 def train(embedder: Embedder, data: Path, questions: Path, unseen: Path | None = None) -> tuple[Resolver, dict]:
     t0 = time.perf_counter()
     written = hand_written(questions)
+    scored = hand_written(unseen) if unseen is not None else None  # read first: a bad file fails before training
     rows = xquad_questions(data) + written
     texts = [q for _, q, _ in rows]
     x = features(texts, embedder.queries(texts))
@@ -141,8 +142,8 @@ def train(embedder: Embedder, data: Path, questions: Path, unseen: Path | None =
         },
         "youden_threshold_not_used": round(youden, 4),
     }
-    if unseen is not None:
-        card["held_out"] = {"file": unseen.name, **held_out_shares(resolver, embedder, hand_written(unseen))}
+    if unseen is not None and scored is not None:
+        card["held_out"] = {"file": unseen.name, **held_out_shares(resolver, embedder, scored)}
     card["seconds"] = round(time.perf_counter() - t0, 1)
     return resolver, card
 

@@ -40,3 +40,11 @@ def test_unseen_news_questions_are_told_apart(embedder):
     assert shares["complete_questions"] == 56 and shares["elliptical_questions"] == 28
     assert shares["complete_joined"] <= 4 / 56
     assert shares["elliptical_joined"] >= 0.9
+
+
+def test_an_unreadable_held_out_file_fails_before_anything_is_trained(tmp_path):
+    """The unseen questions are read before the ~15,000 training questions are embedded: a bad path is an
+    error at once, and no weights are written."""
+    out = tmp_path / "followup.json"
+    code = train_followup.main(["--held-out", str(tmp_path / "missing.jsonl"), "--out", str(out)])
+    assert code == 1 and not out.exists()
