@@ -56,6 +56,10 @@ ALSO_SHARE = 0.3
 # Below this calibrated confidence the answer opens with "Uncertain:" (in the question's language) and the model
 # writes no answer line: the quote is shown for what it is, a sentence that may not answer the question.
 UNCERTAIN = 0.5
+# Another article's figure is listed as a differing one only within this factor of a figure the quote states:
+# two sources' counts of the same thing are of a size. Without it the line listed any other figure of the
+# story, and was right in 1 of its 12 appearances in the eval cases (docs/decisions.md).
+SAME_ORDER = 1.5
 NO_FIGURE = (
     "the quote states no figure beyond the question's, so no answer line is written: the quote is the answer "
     "(qa.phrase)"
@@ -371,13 +375,13 @@ class Assistant:
         dated = newer is not None
         text = " ".join(f"{f'{c.date}: ' if dated else ''}«{annotate(c.quote, c.times)}» [{c.n}]" for c in chosen)
         extra: list[Citation] = []
-        if stated - normalize_numbers(base["question"]):
+        asked = normalize_numbers(base["question"])
+        if stated - asked:
             cited_sources = {c.source for c in chosen}
             for s in (pool[i] for i in also):
-                quote = _text(s, passages)
-                if passages[s.n - 1].source not in cited_sources and normalize_numbers(
-                    quote
-                ) - stated - normalize_numbers(base["question"]):
+                if passages[s.n - 1].source not in cited_sources and _differs(
+                    normalize_numbers(_text(s, passages)) - stated - asked, stated - asked
+                ):
                     extra.append(_citation(s, passages))
                     cited_sources.add(passages[s.n - 1].source)
         if extra:
@@ -526,6 +530,13 @@ def _text(s: Scored, passages: list[Passage]) -> str:
 def _candidate(s: Scored, passages: list[Passage]) -> Candidate:
     p = passages[s.n - 1]
     return Candidate(_text(s, passages), p.lang, s.vector, s.context, s.passage_similarity)
+
+
+def _differs(other: set[str], quoted: set[str]) -> bool:
+    """Whether another source's figures include another value of a quantity the quote states: a figure within
+    ``SAME_ORDER`` of one of the quote's (two counts of the same thing differ by less than a third)."""
+    values = [float(x) for x in quoted if float(x) > 0]
+    return any(max(v, w) / min(v, w) <= SAME_ORDER for w in (float(x) for x in other if float(x) > 0) for v in values)
 
 
 def _adds(sentence: str, quoted: str) -> bool:

@@ -23,6 +23,7 @@ from qa.types import TimeRef
 log = logging.getLogger(__name__)
 
 SHIFT = timedelta(days=400)  # a second base: another year, month and weekday
+DAY, WEEK = timedelta(days=1), timedelta(days=7)
 FINER = {"day": 0, "week": 0, "month": 1, "year": 2}  # dateparser's periods, finest first
 SHOWN = {0: "%Y-%m-%d", 1: "%Y-%m", 2: "%Y"}
 PRECISION_RANK = {"day": 0, "month": 1, "year": 2}
@@ -77,12 +78,14 @@ class Reader:
         self.base = base
         languages = [lang] if lang else None
         try:
-            self._now = DateDataParser(languages=languages, settings=_settings(base))
-            self._later = DateDataParser(languages=languages, settings=_settings(base + SHIFT))
+            self._now, self._later, self._next_day = (
+                DateDataParser(languages=languages, settings=_settings(b)) for b in (base, base + SHIFT, base + DAY)
+            )
         except ValueError:  # a language dateparser does not know
             self.lang = None
-            self._now = DateDataParser(settings=_settings(base))
-            self._later = DateDataParser(settings=_settings(base + SHIFT))
+            self._now, self._later, self._next_day = (
+                DateDataParser(settings=_settings(b)) for b in (base, base + SHIFT, base + DAY)
+            )
 
     def search(self, quote: str) -> list[str]:
         from dateparser.search import search_dates
@@ -95,12 +98,29 @@ class Reader:
         return [text for text, _ in found or []]
 
     def parse(self, text: str) -> tuple[datetime, int] | None:
-        """The date ``text`` means and its period's rank (0 day or week, 1 month, 2 year), or None."""
+        """The date ``text`` means and its period's rank (0 day or week, 1 month, 2 year), or None.
+
+        A weekday named in an article of that weekday is the day it was published ("said on Sunday" on a Sunday):
+        read as past, it would be a week earlier. Such a name is what means the publication day when read from the
+        next day, and a week before it when read from that day ("last week" means six days before, then)."""
         try:
             data = self._now.get_date_data(text)
         except (ValueError, KeyError, OverflowError):
             return None
-        return None if data.date_obj is None else (data.date_obj, FINER.get(data.period or "day", 0))
+        if data.date_obj is None:
+            return None
+        date = data.date_obj
+        if date.date() == (self.base - WEEK).date() and self._reads_as(self._next_day, text, self.base):
+            date = self.base
+        return date, FINER.get(data.period or "day", 0)
+
+    @staticmethod
+    def _reads_as(parser: Any, text: str, day: datetime) -> bool:
+        try:
+            date = parser.get_date_data(text).date_obj
+        except (ValueError, KeyError, OverflowError):
+            return False
+        return date is not None and date.date() == day.date()
 
     def relative(self, text: str) -> bool:
         """Whether ``text`` means another date when "now" moves (absolute dates stay where they are)."""

@@ -438,3 +438,15 @@ def test_the_quote_takes_in_the_neighbouring_sentence_that_belongs_to_it(tmp_pat
     quote = a.citations[0].quote
     assert "A fire broke out" in quote and "Eleven dock workers" in quote and "city council" not in quote
     assert article[a.citations[0].start : a.citations[0].end] == quote and a.text.startswith("«A fire broke out")
+
+
+def test_only_another_value_of_the_quoted_figure_is_listed_as_a_differing_one(assistant):
+    """Another article's sentence is listed under "Other sources give other figures:" when it gives another value of
+    a quantity the quote states (a figure of about the same size, ``SAME_ORDER``): 10,000 troops beside 11,000; not
+    any other figure of the story (3,000 more troops sent was listed under 6,000 soldiers dead)."""
+    agree = assistant.ask("How many North Korean troops has Pyongyang sent to Russia? Do the sources agree?")
+    line = "Other sources give other figures:"
+    assert "11000" in agree.text.split(line)[0] and "10.000" in agree.text.split(line)[1]
+    deaths = assistant.ask("Wie viele nordkoreanische Soldaten sind im Krieg gegen die Ukraine gestorben?")
+    assert "6.000 soldati nordcoreani sono morti" in deaths.citations[0].quote
+    assert "Andere Quellen nennen andere Zahlen:" not in deaths.text and "3,000" not in deaths.text

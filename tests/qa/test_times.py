@@ -42,6 +42,19 @@ from qa.times import annotate, relative_times
             "Il ministro ha detto ieri [2024-12-26] che 12 milioni saranno stanziati il mese prossimo [2025-01].",
         ),
         (
+            "Floods forced 12,000 people to leave their homes, the governor said on Sunday; last week 300 left.",
+            "2025-05-11",
+            "en",
+            "Floods forced 12,000 people to leave their homes, the governor said on Sunday [2025-05-11]; last week "
+            "[2025-05-04] 300 left.",
+        ),
+        (
+            "Le gouverneur a parlé dimanche.",
+            "2025-05-11",
+            "fr",
+            "Le gouverneur a parlé dimanche [2025-05-11].",
+        ),
+        (
             "قال الوزير يوم الخميس إن 12 سفينة تضررت",
             "2024-12-27",
             "ar",

@@ -31,6 +31,7 @@ DEMO_AR = "أين يجتمع القادة الأوروبيون يوم الخمي
 DEMO_SQ = "Ku takohen liderët evropianë të enjten për të diskutuar ndihmën për Ukrainën?"
 TROOPS_EN = "How many North Korean troops has North Korea sent to Russia?"
 DEATHS_DE = "Wie viele nordkoreanische Soldaten sind im Krieg gegen die Ukraine gestorben?"
+TROOPS_DE = "Wie viele nordkoreanische Soldaten sind laut den USA in Russland?"
 
 
 def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path):  # noqa: F811
@@ -56,12 +57,15 @@ def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path): 
         page.screenshot(path=str(DOCS / "screenshot-trust-en.png"))
 
         german = ask(page, DEATHS_DE, 60)
-        expect(german).to_contain_text("Andere Quellen nennen andere Zahlen:")
         sure = german.locator(".qa-confidence")
         expect(sure).to_have_class(re.compile("qa-likely"))
         expect(sure).to_contain_text("Wahrscheinlich richtig")
         assert not german.locator(".qa-text").inner_text().startswith("Unsicher")
-        assert "≠" not in german.inner_text() and "≠" not in english.inner_text()
+        # No other source counts the dead: no line of differing figures (another story's figure is not one).
+        assert "Andere Quellen" not in german.locator(".qa-text").inner_text()
+        differing = ask(page, TROOPS_DE, 60)
+        expect(differing).to_contain_text("Andere Quellen nennen andere Zahlen:")
+        assert all("≠" not in a.inner_text() for a in (english, german, differing))
 
         # The demo question in Arabic and in Albanian: the Paris meeting, named by the Albanian article's lead.
         for question, lang, badge_words in (
