@@ -534,7 +534,7 @@ def _candidate(s: Scored, passages: list[Passage]) -> Candidate:
 
 def _differs(other: set[str], quoted: set[str]) -> bool:
     """Whether another source's figures include another value of a quantity the quote states: a figure within
-    ``SAME_ORDER`` of one of the quote's (two counts of the same thing differ by less than a third)."""
+    ``SAME_ORDER`` of one of the quote's (two counts of one thing differ by at most a third of the larger)."""
     values = [float(x) for x in quoted if float(x) > 0]
     return any(max(v, w) / min(v, w) <= SAME_ORDER for w in (float(x) for x in other if float(x) > 0) for v in values)
 

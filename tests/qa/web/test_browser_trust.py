@@ -61,7 +61,7 @@ def test_labels_disagreement_and_confidence_in_a_real_browser(store, tmp_path): 
         expect(sure).to_have_class(re.compile("qa-likely"))
         expect(sure).to_contain_text("Wahrscheinlich richtig")
         assert not german.locator(".qa-text").inner_text().startswith("Unsicher")
-        # No other source counts the dead: no line of differing figures (another story's figure is not one).
+        # No other source counts the dead: no line of differing figures (another figure of the story is not one).
         assert "Andere Quellen" not in german.locator(".qa-text").inner_text()
         differing = ask(page, TROOPS_DE, 60)
         expect(differing).to_contain_text("Andere Quellen nennen andere Zahlen:")
