@@ -376,11 +376,12 @@ class Assistant:
         text = " ".join(f"{f'{c.date}: ' if dated else ''}«{annotate(c.quote, c.times)}» [{c.n}]" for c in chosen)
         extra: list[Citation] = []
         asked = normalize_numbers(base["question"])
-        if stated - asked:
+        own = stated - asked  # the figures the quotes state that the question does not
+        if own:
             cited_sources = {c.source for c in chosen}
             for s in (pool[i] for i in also):
                 if passages[s.n - 1].source not in cited_sources and _differs(
-                    normalize_numbers(_text(s, passages)) - stated - asked, stated - asked
+                    normalize_numbers(_text(s, passages)) - stated - asked, own
                 ):
                     extra.append(_citation(s, passages))
                     cited_sources.add(passages[s.n - 1].source)
@@ -535,8 +536,8 @@ def _candidate(s: Scored, passages: list[Passage]) -> Candidate:
 def _differs(other: set[str], quoted: set[str]) -> bool:
     """Whether another source's figures include another value of a quantity the quote states: a figure within
     ``SAME_ORDER`` of one of the quote's (two counts of one thing differ by at most a third of the larger)."""
-    values = [float(x) for x in quoted if float(x) > 0]
-    return any(max(v, w) / min(v, w) <= SAME_ORDER for w in (float(x) for x in other if float(x) > 0) for v in values)
+    values = [v for v in map(float, quoted) if v > 0]
+    return any(max(v, w) / min(v, w) <= SAME_ORDER for w in map(float, other) if w > 0 for v in values)
 
 
 def _adds(sentence: str, quoted: str) -> bool:

@@ -110,24 +110,15 @@ class Reader:
         if data.date_obj is None:
             return None
         date = data.date_obj
-        if date.date() == (self.base - WEEK).date() and self._reads_as(self._next_day, text, self.base):
-            date = self.base
+        if date.date() == (self.base - WEEK).date():
+            tomorrow = _date(self._next_day, text)
+            if tomorrow is not None and tomorrow.date() == self.base.date():
+                date = self.base
         return date, FINER.get(data.period or "day", 0)
-
-    @staticmethod
-    def _reads_as(parser: Any, text: str, day: datetime) -> bool:
-        try:
-            date = parser.get_date_data(text).date_obj
-        except (ValueError, KeyError, OverflowError):
-            return False
-        return date is not None and date.date() == day.date()
 
     def relative(self, text: str) -> bool:
         """Whether ``text`` means another date when "now" moves (absolute dates stay where they are)."""
-        try:
-            later = self._later.get_date_data(text).date_obj
-        except (ValueError, KeyError, OverflowError):
-            return False
+        later = _date(self._later, text)
         now = self.parse(text)
         return now is not None and later is not None and later != now[0]
 
@@ -155,6 +146,14 @@ class Reader:
             else:
                 break
         return " ".join(words)
+
+
+def _date(parser: Any, text: str) -> datetime | None:
+    """The date a dateparser ``DateDataParser`` reads ``text`` as (None: none, or text it cannot read)."""
+    try:
+        return parser.get_date_data(text).date_obj
+    except (ValueError, KeyError, OverflowError):
+        return None
 
 
 def _settings(base: datetime) -> dict[str, Any]:
